@@ -1,0 +1,1 @@
+"""Users (agents, supervisors, admins, field engineers), teams, API tokens, browser sessions."""

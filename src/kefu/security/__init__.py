@@ -1,0 +1,1 @@
+"""Who may do what: principals, the permission matrix, and the request dependencies."""

@@ -1,0 +1,1 @@
+"""Tickets: the one model every channel's conversations become."""

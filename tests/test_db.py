@@ -1,0 +1,207 @@
+"""The unit of work: group commit, one failing job costing no other its write, events only
+after commit and in commit order."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import Column, MetaData, Table, create_engine, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from kefu.config import Settings
+from kefu.db import Ctx, Database, UTCDateTime, _WriteJob
+from kefu.events import Event, EventBus
+from kefu.kit.errors import Conflict
+from kefu.kit.time import FrozenClock
+
+
+def add_note(ctx: Ctx, name: str) -> str:
+    """A write: one row in a scratch table, and one event."""
+    ctx.session.execute(text("INSERT INTO scratch(name) VALUES (:n)"), {"n": name})
+    ctx.emit("scratch.added", note=name)
+    return name
+
+
+def add_then_fail(ctx: Ctx, name: str, error: BaseException) -> None:
+    add_note(ctx, name)
+    raise error
+
+
+def names(db: Database) -> list[str]:
+    def read(ctx: Ctx) -> list[str]:
+        return list(ctx.session.execute(text("SELECT name FROM scratch ORDER BY id")).scalars())
+
+    return db.run_read(read)
+
+
+@pytest_asyncio.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    bus = EventBus()
+    bus.attach(asyncio.get_running_loop())
+    database = Database(settings, bus, FrozenClock())
+    with database.write_engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS scratch"))
+        key = "INTEGER PRIMARY KEY" if database.dialect == "sqlite" else "SERIAL PRIMARY KEY"
+        connection.execute(text(f"CREATE TABLE scratch (id {key}, name VARCHAR(50) UNIQUE)"))
+    database.start()
+    yield database
+    await bus.drain()
+    with database.write_engine.begin() as connection:
+        connection.execute(text("DROP TABLE scratch"))
+    database.close()
+
+
+def record(bus: EventBus) -> list[str]:
+    seen: list[str] = []
+    bus.subscribe("*", lambda e: seen.append(e.payload["note"]))
+    return seen
+
+
+def hold_the_writer(db: Database) -> threading.Event:
+    """Queue a job that blocks the writer until released, so the next jobs form one batch."""
+    release = threading.Event()
+
+    def wait(ctx: Ctx) -> None:
+        release.wait(10)
+
+    db._queue.put(_WriteJob(wait, (), {}, None, None))
+    return release
+
+
+async def submit(db: Database, *jobs: tuple[Any, ...]) -> list[Any]:
+    release = hold_the_writer(db)
+    tasks = [asyncio.ensure_future(db.write(*job)) for job in jobs]
+    await asyncio.sleep(0.05)  # every job is in the queue behind the held one
+    release.set()
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_group_commit_answers_everyone(db: Database) -> None:
+    seen = record(db.bus)
+    results = await submit(db, *[(add_note, f"n{i}") for i in range(20)])
+    assert results == [f"n{i}" for i in range(20)]
+    assert names(db) == [f"n{i}" for i in range(20)]
+    await asyncio.sleep(0)
+    assert seen == [f"n{i}" for i in range(20)], "events follow commit order"
+
+
+async def test_one_failing_job_costs_no_other_its_write(db: Database) -> None:
+    seen = record(db.bus)
+    results = await submit(
+        db,
+        (add_note, "a"),
+        (add_then_fail, "bad", Conflict("no")),
+        (add_note, "b"),
+        (add_then_fail, "worse", ValueError("bug")),
+        (add_note, "c"),
+    )
+    assert results[0::2] == ["a", "b", "c"]
+    assert isinstance(results[1], Conflict)
+    assert isinstance(results[3], ValueError)
+    assert names(db) == ["a", "b", "c"]
+    await asyncio.sleep(0)
+    assert seen == ["a", "b", "c"], "a failed job publishes nothing"
+
+
+async def test_a_database_error_in_a_batch(db: Database) -> None:
+    """Two jobs write the same unique name: the one submitted first wins, even though the
+    loser gets a lone retry."""
+    seen = record(db.bus)
+    results = await submit(db, (add_note, "same"), (add_note, "same"), (add_note, "other"))
+    assert results[0] == "same" and results[2] == "other"
+    assert isinstance(results[1], IntegrityError)
+    assert names(db) == ["same", "other"]
+    await asyncio.sleep(0)
+    assert seen == ["same", "other"]
+
+
+async def test_a_database_error_gets_one_lone_retry(db: Database) -> None:
+    """A job that hit a database error inside a batch (a race with another process, say) is
+    tried once more alone before it is answered with the error."""
+    attempts: list[int] = []
+
+    def flaky(ctx: Ctx) -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OperationalError("UPDATE ...", {}, Exception("database is locked"))
+        return add_note(ctx, "flaky")
+
+    seen = record(db.bus)
+    results = await submit(db, (flaky,), (add_note, "x"))
+    assert results == ["flaky", "x"]
+    assert len(attempts) == 2
+    assert names(db) == ["x", "flaky"], "the retry commits after the rest of its batch"
+    await asyncio.sleep(0)
+    assert seen == ["x", "flaky"], "events follow the order of the commits"
+
+
+async def test_events_wait_for_the_commit(db: Database) -> None:
+    delivered: list[Event] = []
+    db.bus.subscribe("*", delivered.append)
+    during: list[int] = []
+
+    def look(ctx: Ctx) -> None:
+        add_note(ctx, "first")
+        during.append(len(delivered))
+        add_note(ctx, "second")
+        during.append(len(delivered))
+
+    await db.write(look)
+    await asyncio.sleep(0)
+    assert during == [0, 0]
+    assert [e.payload["note"] for e in delivered] == ["first", "second"]
+    assert all(e.origin == "local" for e in delivered)
+
+
+async def test_a_rolled_back_job_publishes_nothing(db: Database) -> None:
+    delivered: list[Event] = []
+    db.bus.subscribe("*", delivered.append)
+    with pytest.raises(RuntimeError):
+        await db.write(add_then_fail, "gone", RuntimeError("boom"))
+    with pytest.raises(RuntimeError):
+        db.run_write(add_then_fail, "gone too", RuntimeError("boom"))
+    await asyncio.sleep(0)
+    assert delivered == []
+    assert names(db) == []
+
+
+async def test_reads_never_write(db: Database) -> None:
+    def sneaky(ctx: Ctx) -> None:
+        add_note(ctx, "sneaky")
+
+    await db.read(sneaky)
+    assert names(db) == []
+
+
+async def test_write_needs_start(settings: Settings) -> None:
+    database = Database(settings, EventBus())
+    with pytest.raises(RuntimeError, match="start"):
+        await database.write(add_note, "x")
+    database.close()
+
+
+def test_sqlite_datetimes_read_back_as_aware_utc(tmp_path: Any) -> None:
+    """UTCDateTime parses SQLite's text itself (faster than parse-then-replace): every form
+    kefu or an older version may have stored reads back as the same aware UTC datetime."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'dates.db'}")
+    table = Table("dates", MetaData(), Column("at", UTCDateTime()))
+    table.create(engine)
+    stored = ["2026-01-05 09:00:00.123456", "2026-01-05 09:00:00", "2026-01-05"]
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO dates(at) VALUES (:v)"), [{"v": v} for v in stored])
+        connection.execute(table.insert(), [{"at": None}, {"at": datetime(2026, 1, 5, 17, 0)}])
+        read = connection.execute(select(table.c.at)).scalars().all()
+    assert read == [
+        datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        datetime(2026, 1, 5, 0, 0, tzinfo=UTC),
+        None,
+        datetime(2026, 1, 5, 17, 0, tzinfo=UTC),
+    ]
+    assert all(at is None or at.tzinfo is UTC for at in read)
