@@ -1,0 +1,1 @@
+"""Background work: periodic tasks (SLA timers, outbox delivery, scheduled rules)."""
