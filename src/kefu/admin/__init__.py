@@ -1,0 +1,1 @@
+"""The admin console and the organisation's general settings."""

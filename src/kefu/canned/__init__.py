@@ -1,0 +1,1 @@
+"""Canned replies: ready answers with placeholders, inserted into the composer."""

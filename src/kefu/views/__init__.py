@@ -1,0 +1,1 @@
+"""Saved inbox views: named ticket filters, personal or shared with everyone."""
