@@ -1,0 +1,1 @@
+"""Channels: every way a customer reaches kefu, behind one ChannelAdapter interface."""

@@ -1,0 +1,1 @@
+"""SMS and MMS through a Twilio-style API (docs/channels/sms.md)."""
