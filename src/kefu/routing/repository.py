@@ -1,0 +1,417 @@
+"""Every query of routing, and only here.
+
+Writes that race with other processes are compare-and-set updates (``... WHERE status =
+'waiting'``) and report whether they won; seat rows are locked (``FOR UPDATE`` on
+PostgreSQL; SQLite's writer holds the whole database) before an agent's load is counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from kefu.routing.models import (
+    AgentSeat,
+    AgentStateChange,
+    BreakReason,
+    Offer,
+    RoutingQueue,
+    WorkItem,
+)
+
+ACTIVE = ("waiting", "offered", "assigned")
+QUEUED = ("waiting", "offered")
+
+
+# -- seats ----------------------------------------------------------------------------------
+def get_seat(session: Session, user_id: int, *, lock: bool = False) -> AgentSeat | None:
+    query = select(AgentSeat).where(AgentSeat.user_id == user_id)
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def lock_seats(session: Session, user_ids: Iterable[int]) -> dict[int, AgentSeat]:
+    """Lock several seats in id order, so two transactions never wait on each other."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    query = (
+        select(AgentSeat).where(AgentSeat.user_id.in_(ids)).order_by(AgentSeat.user_id)
+    ).with_for_update()
+    return {s.user_id: s for s in session.scalars(query)}
+
+
+def add_seat(session: Session, seat: AgentSeat) -> None:
+    session.add(seat)
+    session.flush()
+
+
+def list_seats(session: Session, user_ids: Sequence[int] | None = None) -> list[AgentSeat]:
+    query = select(AgentSeat).order_by(AgentSeat.user_id)
+    if user_ids is not None:
+        query = query.where(AgentSeat.user_id.in_(user_ids))
+    return list(session.scalars(query))
+
+
+def seats_gone_quiet(session: Session, before: datetime) -> list[int]:
+    query = select(AgentSeat.user_id).where(
+        AgentSeat.heartbeat_at < before, AgentSeat.state != "offline"
+    )
+    return list(session.scalars(query))
+
+
+def seats_done_wrapping_up(session: Session, now: datetime) -> list[int]:
+    query = select(AgentSeat.user_id).where(
+        AgentSeat.state == "after_call_work", AgentSeat.state_until <= now
+    )
+    return list(session.scalars(query))
+
+
+def load_of(session: Session, user_ids: Sequence[int]) -> dict[int, Counter[str]]:
+    """Work each agent holds or is being offered, per media."""
+    loads: dict[int, Counter[str]] = {uid: Counter() for uid in user_ids}
+    held = (
+        select(WorkItem.agent_id, WorkItem.media, func.count())
+        .where(WorkItem.agent_id.in_(user_ids), WorkItem.status == "assigned")
+        .group_by(WorkItem.agent_id, WorkItem.media)
+    )
+    offered = (
+        select(Offer.agent_id, WorkItem.media, func.count())
+        .join(WorkItem, WorkItem.id == Offer.item_id)
+        .where(Offer.agent_id.in_(user_ids), Offer.status == "pending")
+        .group_by(Offer.agent_id, WorkItem.media)
+    )
+    for query in (held, offered):
+        for agent_id, media, count in session.execute(query):
+            loads[cast(int, agent_id)][media] += count
+    return loads
+
+
+def assigned_count(session: Session, user_id: int) -> int:
+    query = select(func.count()).where(WorkItem.agent_id == user_id, WorkItem.status == "assigned")
+    return int(session.scalar(query) or 0)
+
+
+# -- state history --------------------------------------------------------------------------
+def close_span(session: Session, user_id: int, now: datetime) -> None:
+    session.execute(
+        update(AgentStateChange)
+        .where(AgentStateChange.user_id == user_id, AgentStateChange.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def open_span(session: Session, values: dict[str, Any]) -> None:
+    session.execute(insert(AgentStateChange).values(**values))
+
+
+def spans(
+    session: Session, user_id: int, since: datetime, until: datetime
+) -> list[AgentStateChange]:
+    query = (
+        select(AgentStateChange)
+        .where(
+            AgentStateChange.user_id == user_id,
+            AgentStateChange.started_at <= until,
+            or_(AgentStateChange.ended_at.is_(None), AgentStateChange.ended_at > since),
+        )
+        .order_by(AgentStateChange.started_at, AgentStateChange.id)
+    )
+    return list(session.scalars(query))
+
+
+# -- break reasons --------------------------------------------------------------------------
+def list_reasons(session: Session) -> list[BreakReason]:
+    return list(session.scalars(select(BreakReason).order_by(BreakReason.code)))
+
+
+def get_reason(session: Session, code: str) -> BreakReason | None:
+    return session.get(BreakReason, code)
+
+
+def add_reason(session: Session, reason: BreakReason) -> None:
+    session.add(reason)
+    session.flush()
+
+
+# -- queues ---------------------------------------------------------------------------------
+def list_queues(session: Session) -> list[RoutingQueue]:
+    query = select(RoutingQueue).order_by(RoutingQueue.position, RoutingQueue.id)
+    return list(session.scalars(query))
+
+
+def get_queue(session: Session, queue_id: int) -> RoutingQueue | None:
+    return session.get(RoutingQueue, queue_id)
+
+
+def queue_named(session: Session, name: str) -> RoutingQueue | None:
+    return session.scalars(select(RoutingQueue).where(RoutingQueue.name == name)).first()
+
+
+def add_queue(session: Session, queue: RoutingQueue) -> None:
+    session.add(queue)
+    session.flush()
+
+
+def delete_queue(session: Session, queue: RoutingQueue) -> None:
+    session.execute(delete(WorkItem).where(WorkItem.queue_id == queue.id))
+    session.delete(queue)
+    session.flush()
+
+
+def queues_for_team(session: Session, team_id: int) -> list[RoutingQueue]:
+    query = (
+        select(RoutingQueue)
+        .where(RoutingQueue.team_id == team_id)
+        .order_by(RoutingQueue.position, RoutingQueue.id)
+    )
+    return list(session.scalars(query))
+
+
+def active_in_queue(session: Session, queue_id: int) -> int:
+    query = select(func.count()).where(WorkItem.queue_id == queue_id, WorkItem.status.in_(ACTIVE))
+    return int(session.scalar(query) or 0)
+
+
+def queues_moving_to(session: Session, queue_id: int) -> list[str]:
+    return [
+        q.name
+        for q in list_queues(session)
+        if any(step.get("queue_id") == queue_id for step in q.overflow or [])
+    ]
+
+
+# -- work items -----------------------------------------------------------------------------
+def add_item(session: Session, item: WorkItem) -> None:
+    session.add(item)
+    session.flush()
+
+
+def get_item(session: Session, item_id: int) -> WorkItem | None:
+    return session.get(WorkItem, item_id)
+
+
+def lock_item(session: Session, item_id: int) -> WorkItem | None:
+    """Lock order everywhere: seats, then the item, then its offers (no deadlocks)."""
+    query = select(WorkItem).where(WorkItem.id == item_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def items_by_ids(session: Session, ids: Iterable[int]) -> list[WorkItem]:
+    wanted = list(set(ids))
+    if not wanted:
+        return []
+    return list(session.scalars(select(WorkItem).where(WorkItem.id.in_(wanted))))
+
+
+def active_items(session: Session) -> list[WorkItem]:
+    query = select(WorkItem).where(WorkItem.status.in_(ACTIVE)).order_by(WorkItem.id)
+    return list(session.scalars(query))
+
+
+def active_items_of_agents(session: Session, user_ids: Iterable[int]) -> list[int]:
+    ids = list(user_ids)
+    held = select(WorkItem.id).where(WorkItem.agent_id.in_(ids), WorkItem.status == "assigned")
+    offered = select(Offer.item_id).where(Offer.agent_id.in_(ids), Offer.status == "pending")
+    return list(session.scalars(held)) + list(session.scalars(offered))
+
+
+def active_item_of_ticket(session: Session, ticket_id: int) -> WorkItem | None:
+    query = select(WorkItem).where(WorkItem.ticket_id == ticket_id, WorkItem.status.in_(ACTIVE))
+    return session.scalars(query).first()
+
+
+def item_by_ref(session: Session, external_ref: str) -> WorkItem | None:
+    query = (
+        select(WorkItem)
+        .where(WorkItem.external_ref == external_ref, WorkItem.status.in_(ACTIVE))
+        .order_by(WorkItem.id.desc())
+    )
+    return session.scalars(query).first()
+
+
+def claim_item(
+    session: Session, item_id: int, expected: Sequence[str], values: dict[str, Any]
+) -> bool:
+    """Compare-and-set: change the item only if its status is still one of ``expected``."""
+    result = session.execute(
+        update(WorkItem)
+        .where(WorkItem.id == item_id, WorkItem.status.in_(expected))
+        .values(version=WorkItem.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def last_agent_of_customer(session: Session, customer_id: int, since: datetime) -> int | None:
+    query = (
+        select(WorkItem.agent_id)
+        .where(
+            WorkItem.customer_id == customer_id,
+            WorkItem.assigned_at >= since,
+            WorkItem.agent_id.is_not(None),
+        )
+        .order_by(WorkItem.assigned_at.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def held_items(session: Session, agent_id: int, limit: int) -> list[WorkItem]:
+    query = (
+        select(WorkItem)
+        .where(WorkItem.agent_id == agent_id, WorkItem.status == "assigned")
+        .order_by(WorkItem.assigned_at, WorkItem.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def waiting_items(session: Session, queue_id: int, limit: int) -> list[WorkItem]:
+    query = (
+        select(WorkItem)
+        .where(WorkItem.queue_id == queue_id, WorkItem.status.in_(QUEUED))
+        .order_by(WorkItem.enqueued_at, WorkItem.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def queue_backlog(session: Session) -> dict[int, tuple[int, int, datetime | None]]:
+    """Per queue: (waiting, offered, oldest enqueued_at)."""
+    query = (
+        select(
+            WorkItem.queue_id,
+            func.sum(case((WorkItem.status == "waiting", 1), else_=0)),
+            func.sum(case((WorkItem.status == "offered", 1), else_=0)),
+            func.min(WorkItem.enqueued_at),
+        )
+        .where(WorkItem.status.in_(QUEUED))
+        .group_by(WorkItem.queue_id)
+    )
+    return {
+        q: (int(w or 0), int(o or 0), WorkItem.enqueued_at.type.process_result_value(oldest, None))
+        for q, w, o, oldest in session.execute(query)
+    }
+
+
+def queue_outcomes(
+    session: Session, since: datetime, thresholds: dict[int, int]
+) -> dict[int, tuple[int, int, float, int]]:
+    """Per queue, since ``since``: (answered, answered in time, total wait, abandoned)."""
+    out: dict[int, tuple[int, int, float, int]] = {}
+    answered = select(WorkItem.queue_id, WorkItem.wait_s).where(
+        WorkItem.assigned_at >= since, WorkItem.wait_s.is_not(None)
+    )
+    totals: dict[int, list[float]] = {}
+    for queue_id, wait_s in session.execute(answered):
+        totals.setdefault(queue_id, []).append(float(cast(float, wait_s)))
+    abandoned = (
+        select(WorkItem.queue_id, func.count())
+        .where(WorkItem.status == "abandoned", WorkItem.ended_at >= since)
+        .group_by(WorkItem.queue_id)
+    )
+    lost = {q: int(n) for q, n in session.execute(abandoned)}
+    for queue_id in set(totals) | set(lost):
+        waits = totals.get(queue_id, [])
+        limit = thresholds.get(queue_id, 20)
+        in_time = sum(1 for w in waits if w <= limit)
+        out[queue_id] = (len(waits), in_time, sum(waits), lost.get(queue_id, 0))
+    return out
+
+
+# -- offers ---------------------------------------------------------------------------------
+def add_offer(session: Session, offer: Offer) -> None:
+    session.add(offer)
+    session.flush()
+
+
+def get_offer(session: Session, offer_id: int) -> Offer | None:
+    return session.get(Offer, offer_id)
+
+
+def pending_offers_of_agent(session: Session, user_id: int) -> list[Offer]:
+    query = (
+        select(Offer).where(Offer.agent_id == user_id, Offer.status == "pending").order_by(Offer.id)
+    )
+    return list(session.scalars(query))
+
+
+def pending_offers_of_item(session: Session, item_id: int) -> list[Offer]:
+    query = select(Offer).where(Offer.item_id == item_id, Offer.status == "pending")
+    return list(session.scalars(query))
+
+
+def pending_offers(session: Session, item_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(item_id, agent_id) of every pending offer of these items."""
+    query = select(Offer.item_id, Offer.agent_id).where(
+        Offer.item_id.in_(item_ids), Offer.status == "pending"
+    )
+    return [(int(i), int(a)) for i, a in session.execute(query)]
+
+
+def all_pending_offers(session: Session) -> list[tuple[int, int]]:
+    query = select(Offer.item_id, Offer.agent_id).where(Offer.status == "pending")
+    return [(int(i), int(a)) for i, a in session.execute(query)]
+
+
+def due_offers(session: Session, now: datetime, limit: int) -> list[Offer]:
+    query = (
+        select(Offer)
+        .where(Offer.status == "pending", Offer.expires_at <= now)
+        .order_by(Offer.expires_at, Offer.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def decide_offer(
+    session: Session, offer_id: int, status: str, reason: str | None, now: datetime
+) -> bool:
+    """Compare-and-set a pending offer to its outcome."""
+    result = session.execute(
+        update(Offer)
+        .where(Offer.id == offer_id, Offer.status == "pending")
+        .values(status=status, reason=reason, decided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def offers_of_item(session: Session, item_id: int) -> list[Offer]:
+    return list(session.scalars(select(Offer).where(Offer.item_id == item_id).order_by(Offer.id)))
+
+
+def pending_counts(session: Session) -> dict[int, int]:
+    query = (
+        select(Offer.agent_id, func.count())
+        .where(Offer.status == "pending")
+        .group_by(Offer.agent_id)
+    )
+    return {int(a): int(n) for a, n in session.execute(query)}
+
+
+def seats_with_load(session: Session) -> dict[int, Counter[str]]:
+    """Load of every agent that holds or is offered anything."""
+    loads: dict[int, Counter[str]] = {}
+    held = (
+        select(WorkItem.agent_id, WorkItem.media, func.count())
+        .where(WorkItem.status == "assigned", WorkItem.agent_id.is_not(None))
+        .group_by(WorkItem.agent_id, WorkItem.media)
+    )
+    offered = (
+        select(Offer.agent_id, WorkItem.media, func.count())
+        .join(WorkItem, and_(WorkItem.id == Offer.item_id))
+        .where(Offer.status == "pending")
+        .group_by(Offer.agent_id, WorkItem.media)
+    )
+    for query in (held, offered):
+        for agent_id, media, count in session.execute(query):
+            loads.setdefault(cast(int, agent_id), Counter())[media] += int(count)
+    return loads
