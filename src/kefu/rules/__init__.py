@@ -1,0 +1,1 @@
+"""The no-code rules engine: event triggers, time automations, macros."""
