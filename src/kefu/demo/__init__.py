@@ -1,0 +1,1 @@
+"""Demo data for `kefu demo`: see docs/demo.md."""
