@@ -302,7 +302,7 @@ def _search_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
         params = [{"r": m if m is not None else -t, "b": d, "t": t} for t, m, d in docs]
         connection.execute(stmt, params)
         return
-    # The same document as index_text's to_tsvector('simple', ...), computed by the server.
+    # The same document as the repository's: kefu's own tokens, taken as they are.
     connection.exec_driver_sql(
         "CREATE TEMP TABLE IF NOT EXISTS search_load"
         " (ticket_id bigint, message_id bigint, body text) ON COMMIT DELETE ROWS"
@@ -310,7 +310,8 @@ def _search_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
     _copy(connection, "search_load", ["ticket_id", "message_id", "body"], docs)
     connection.exec_driver_sql(
         "INSERT INTO ticket_search(ticket_id, message_id, document)"
-        " SELECT ticket_id, message_id, to_tsvector('simple', body) FROM search_load"
+        " SELECT ticket_id, message_id, array_to_tsvector(string_to_array(body, ' '))"
+        " FROM search_load"
     )
 
 

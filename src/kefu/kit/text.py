@@ -1,6 +1,6 @@
 """Text for full-text search: words, plus overlapping character pairs for Chinese/Japanese.
 
-Neither SQLite's unicode61 tokenizer nor PostgreSQL's 'simple' parser segments CJK text, so
+Neither SQLite's unicode61 tokenizer nor PostgreSQL's text parser segments CJK text, so
 a run like 退款申请 is indexed as 退款 款申 申请 请 (bigrams and the run's last character);
 a query is cut the same way, and a lone character still finds its pairs by prefix. Each
 word of a query must be found in one text, but the words of a query may be found in

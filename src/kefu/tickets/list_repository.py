@@ -139,7 +139,7 @@ def add_search(c: Criteria, q: str, dialect: str) -> None:
 def _search_text(word: list[Token], dialect: str) -> str:
     if dialect == "sqlite":
         return " ".join(f'"{t}"' + ("*" if prefix else "") for t, prefix in word)
-    return " & ".join(t + (":*" if prefix else "") for t, prefix in word)
+    return " & ".join(f"'{t}'" + (":*" if prefix else "") for t, prefix in word)
 
 
 def add_custom_field(c: Criteria, key: str, kind: str, value: Any, dialect: str) -> None:
@@ -211,7 +211,7 @@ def _search_clause(name: str, dialect: str) -> ColumnElement[bool]:
         found = text(f"SELECT ticket_id FROM ticket_fts WHERE ticket_fts MATCH :{name}")
     else:
         found = text(
-            f"SELECT ticket_id FROM ticket_search WHERE document @@ to_tsquery('simple', :{name})"
+            f"SELECT ticket_id FROM ticket_search WHERE document @@ CAST(:{name} AS tsquery)"
         )
     return _tickets.c.id.in_(found.columns(ticket_id=Integer))
 
