@@ -389,20 +389,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="kefu serve processes")
     options = parser.parse_args()
     options.cases = {c.strip() for c in options.cases.split(",") if c.strip()}
-    pg_url = os.environ.get("KEFU_BENCH_DATABASE_URL") or None
-    wanted = ["sqlite", "postgresql"] if options.db == "all" else [options.db]
-    if "postgresql" in wanted and pg_url is None:
-        if options.db == "postgresql":
-            parser.error("set KEFU_BENCH_DATABASE_URL to bench PostgreSQL")
-        wanted.remove("postgresql")
-    results = []
-    for db in wanted:
-        store = dataset.cached_store(db, options.tickets, pg_url if db == "postgresql" else None)
-        results.append(bench_database(store, options))
-    last = dict(results[0])
-    for other in results[1:]:
-        last[other["db"]] = other
-    print(json.dumps(last, ensure_ascii=False))
+    dataset.run_on_each_database(parser, options, bench_database)
 
 
 if __name__ == "__main__":

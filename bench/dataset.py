@@ -10,11 +10,13 @@ fraction of the time. The SQLite file (or the PostgreSQL database) is kept under
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import random
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -423,3 +425,27 @@ def _pg_database_exists(pg_url: str, name: str) -> bool:
 def _pg_create_database(pg_url: str, name: str) -> None:
     with _pg_admin(pg_url) as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+
+def run_on_each_database(
+    parser: argparse.ArgumentParser,
+    options: argparse.Namespace,
+    bench_database: Callable[[Store, argparse.Namespace], dict[str, Any]],
+) -> None:
+    """Run ``bench_database`` on each store ``--db`` asks for (PostgreSQL only when
+    KEFU_BENCH_DATABASE_URL names a server) and print the figures as the JSON last line:
+    the first database's at the top level, any other's under its name."""
+    pg_url = os.environ.get("KEFU_BENCH_DATABASE_URL") or None
+    wanted = ["sqlite", "postgresql"] if options.db == "all" else [options.db]
+    if "postgresql" in wanted and pg_url is None:
+        if options.db == "postgresql":
+            parser.error("set KEFU_BENCH_DATABASE_URL to bench PostgreSQL")
+        wanted.remove("postgresql")
+    results = []
+    for db in wanted:
+        store = cached_store(db, options.tickets, pg_url if db == "postgresql" else None)
+        results.append(bench_database(store, options))
+    last = dict(results[0])
+    for other in results[1:]:
+        last[other["db"]] = other
+    print(json.dumps(last, ensure_ascii=False))

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
-import os
 import re
 import statistics
 import tempfile
@@ -209,20 +207,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9031)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "all"], default="all")
     options = parser.parse_args()
-    pg_url = os.environ.get("KEFU_BENCH_DATABASE_URL") or None
-    wanted = ["sqlite", "postgresql"] if options.db == "all" else [options.db]
-    if "postgresql" in wanted and pg_url is None:
-        if options.db == "postgresql":
-            parser.error("set KEFU_BENCH_DATABASE_URL to bench PostgreSQL")
-        wanted.remove("postgresql")
-    results = []
-    for db in wanted:
-        store = dataset.cached_store(db, options.tickets, pg_url if db == "postgresql" else None)
-        results.append(bench_database(store, options))
-    last = dict(results[0])
-    for other in results[1:]:
-        last[other["db"]] = other
-    print(json.dumps(last, ensure_ascii=False))
+    dataset.run_on_each_database(parser, options, bench_database)
 
 
 if __name__ == "__main__":

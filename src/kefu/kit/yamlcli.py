@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -20,6 +20,47 @@ M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
 console = Console()
 err = Console(stderr=True)
+
+
+class Store(Protocol):
+    """What the commands need of ``kefu.db.Database`` (kit does not import it)."""
+
+    def run_read(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    def run_write(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def export_command(file: Path, open_store: Callable[[], Store], job: Callable[..., M]) -> M:
+    """Read the document in one read job and write it to ``file`` (``-``: standard output)."""
+    store = open_store()
+    try:
+        doc: M = store.run_read(job)
+    finally:
+        store.close()
+    write_document(file, doc)
+    return doc
+
+
+def import_command(
+    file: Path,
+    model: type[M],
+    open_store: Callable[[], Store],
+    job: Callable[..., BaseModel],
+    *,
+    prune: bool,
+    dry_run: bool,
+) -> None:
+    """Check ``file`` against ``model`` before touching the database, then import it all or
+    nothing with ``job(ctx, doc, prune, warnings)`` and print what changed (or would)."""
+    source, doc = read_document(file, model)
+    store = open_store()
+    try:
+        result = run_import(file, source, store.run_write, job, dry_run, None, doc, prune, [])
+    finally:
+        store.close()
+    report(result, dry_run)
 
 
 class _DryRun(Exception):

@@ -17,8 +17,8 @@ from kefu.runtime import Runtime
 rules_app = typer.Typer(help="Automation rules and macros.", no_args_is_help=True)
 
 
-def _runtime() -> Runtime:
-    return Runtime.create(get_settings())
+def _open_db() -> yamlcli.Store:
+    return Runtime.create(get_settings()).db
 
 
 @rules_app.command("export")
@@ -26,12 +26,7 @@ def export_cmd(
     file: Annotated[Path, typer.Argument(help="YAML file to write; - for standard output")],
 ) -> None:
     """Write every rule (in order) and macro as YAML."""
-    runtime = _runtime()
-    try:
-        doc = runtime.db.run_read(transfer.export_document)
-    finally:
-        runtime.db.close()
-    yamlcli.write_document(file, doc)
+    doc = yamlcli.export_command(file, _open_db, transfer.export_document)
     if str(file) != "-":
         yamlcli.err.print(f"wrote {len(doc.rules)} rule(s), {len(doc.macros)} macro(s) to {file}")
 
@@ -44,13 +39,6 @@ def import_cmd(
 ) -> None:
     """Create or replace rules and macros by name, all or nothing: if anything in the file
     is wrong, each fault is printed with its line and nothing changes."""
-    source, doc = yamlcli.read_document(file, RulesDocument)
-    runtime = _runtime()
-    try:
-        job = transfer.import_document
-        result = yamlcli.run_import(
-            file, source, runtime.db.run_write, job, dry_run, None, doc, prune, []
-        )
-    finally:
-        runtime.db.close()
-    yamlcli.report(result, dry_run)
+    yamlcli.import_command(
+        file, RulesDocument, _open_db, transfer.import_document, prune=prune, dry_run=dry_run
+    )

@@ -17,8 +17,8 @@ from kefu.sla.schemas import SlaDocument
 sla_app = typer.Typer(help="Business-hours calendars and SLA policies.", no_args_is_help=True)
 
 
-def _runtime() -> Runtime:
-    return Runtime.create(get_settings())
+def _open_db() -> yamlcli.Store:
+    return Runtime.create(get_settings()).db
 
 
 @sla_app.command("export")
@@ -26,12 +26,7 @@ def export_cmd(
     file: Annotated[Path, typer.Argument(help="YAML file to write; - for standard output")],
 ) -> None:
     """Write every calendar and SLA policy, in policy order, as YAML."""
-    runtime = _runtime()
-    try:
-        doc = runtime.db.run_read(transfer.export_document)
-    finally:
-        runtime.db.close()
-    yamlcli.write_document(file, doc)
+    doc = yamlcli.export_command(file, _open_db, transfer.export_document)
     if str(file) != "-":
         count = f"{len(doc.calendars)} calendar(s), {len(doc.sla_policies)} policy(ies)"
         yamlcli.err.print(f"wrote {count} to {file}")
@@ -45,13 +40,6 @@ def import_cmd(
 ) -> None:
     """Create or replace calendars and policies by name, all or nothing: if anything in
     the file is wrong, each fault is printed with its line and nothing changes."""
-    source, doc = yamlcli.read_document(file, SlaDocument)
-    runtime = _runtime()
-    try:
-        job = transfer.import_document
-        result = yamlcli.run_import(
-            file, source, runtime.db.run_write, job, dry_run, None, doc, prune, []
-        )
-    finally:
-        runtime.db.close()
-    yamlcli.report(result, dry_run)
+    yamlcli.import_command(
+        file, SlaDocument, _open_db, transfer.import_document, prune=prune, dry_run=dry_run
+    )
