@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from kefu.kit.text import (
     MAX_QUERY_TOKENS,
+    MAX_TOKEN_CHARS,
     index_tokens,
     query_tokens,
     query_words,
@@ -84,6 +85,13 @@ def test_query_words_group_tokens_per_word() -> None:
         sum(len(w) for w in query_words("甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉"))
         == MAX_QUERY_TOKENS
     )
+
+
+def test_runs_too_long_to_be_words_are_neither_indexed_nor_searched() -> None:
+    blob = "z" * (MAX_TOKEN_CHARS + 1)
+    assert index_tokens(f"refund {blob} 1042") == ["refund", "1042"]
+    assert query_words(f"{blob} refund") == [[("refund", True)]]
+    assert index_tokens("z" * MAX_TOKEN_CHARS) == ["z" * MAX_TOKEN_CHARS]
 
 
 @given(st.text(max_size=300))

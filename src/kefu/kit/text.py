@@ -15,6 +15,9 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN_RE = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
 _CJK_RE = re.compile(rf"^[{_CJK}]+$")
 MAX_QUERY_TOKENS = 12
+# Longer runs (a pasted base64 blob) are not words anyone searches for; PostgreSQL refuses
+# lexemes over 2,047 bytes, and 200 characters stay under that in any script.
+MAX_TOKEN_CHARS = 200
 
 
 def _cjk_pieces(run: str) -> list[str]:
@@ -27,6 +30,8 @@ def index_tokens(text: str) -> list[str]:
     tokens: list[str] = []
     for match in _TOKEN_RE.finditer(text.lower()):
         piece = match.group()
+        if len(piece) > MAX_TOKEN_CHARS and not _CJK_RE.match(piece):
+            continue
         tokens.extend(_cjk_pieces(piece) if _CJK_RE.match(piece) else [piece])
     return tokens
 
@@ -50,6 +55,8 @@ def query_words(query: str) -> list[list[Token]]:
     budget = MAX_QUERY_TOKENS
     for match in _TOKEN_RE.finditer(query.lower()):
         piece = match.group()
+        if len(piece) > MAX_TOKEN_CHARS and not _CJK_RE.match(piece):
+            continue
         if not _CJK_RE.match(piece) or len(piece) == 1:
             word = [(piece, True)]
         else:
