@@ -159,6 +159,21 @@ async def test_a_wrong_password_is_retried_not_dropped(
     assert not isinstance(raised.value, SendRejected)  # the outbox tries again
 
 
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        ({}, "no email account is set up to send from"),
+        ({"smtp_host": "127.0.0.1"}, "email account setting address: Field required"),
+    ],
+)
+async def test_a_missing_or_broken_account_fails_at_once_with_the_reason(
+    config: dict[str, object], reason: str
+) -> None:
+    with pytest.raises(SendRejected) as raised:  # not retried: only the admin can fix it
+        await sender.send(outbound(), config)
+    assert str(raised.value) == reason
+
+
 async def test_an_unverifiable_certificate_is_refused(
     tls_servers: tuple[SmtpSink, Authenticator, int, int],
 ) -> None:

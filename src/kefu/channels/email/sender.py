@@ -80,6 +80,17 @@ def _attach(mail: EmailMessage, filename: str, content_type: str, data: bytes) -
     mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
 
 
+def sending_account(config: Mapping[str, Any]) -> EmailAccount:
+    """The account to send from; without one (or with a broken one) a retry cannot help,
+    so the reply is marked failed at once with the reason, for the admin to fix."""
+    if not config:
+        raise SendRejected("no email account is set up to send from")
+    try:
+        return account_from(config)
+    except ValueError as exc:
+        raise SendRejected(str(exc)) from exc
+
+
 def refuse_loops(to: str, account: EmailAccount) -> None:
     local = to.split("@", 1)[0].lower()
     if threads.base_address(to) in {threads.base_address(a) for a in account.own_addresses}:
@@ -89,7 +100,7 @@ def refuse_loops(to: str, account: EmailAccount) -> None:
 
 
 async def send(message: OutboundMessage, config: Mapping[str, Any]) -> SendResult:
-    account = account_from(config)
+    account = sending_account(config)
     if not account.smtp_host:
         raise SendRejected("the email account has no SMTP server configured")
     refuse_loops(message.to, account)
