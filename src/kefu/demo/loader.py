@@ -11,11 +11,16 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kefu.accounts import service as accounts
 from kefu.accounts.schemas import TeamCreate, UserCreate
+from kefu.calendars import service as calendars
+from kefu.calendars.schemas import CalendarIn
+from kefu.canned import service as canned
+from kefu.canned.schemas import CannedReplyCreate
 from kefu.customers import service as customers
 from kefu.customers.models import IdentityKind
 from kefu.customers.schemas import CompanyCreate, CustomerCreate, IdentityIn
@@ -38,11 +43,20 @@ from kefu.fields.models import FieldEntity, FieldType
 from kefu.fields.schemas import FieldDefinitionCreate
 from kefu.kit.errors import NotFound
 from kefu.kit.time import FrozenClock
+from kefu.outbox import service as outbox
+from kefu.routing import queues, work
+from kefu.routing import service as seats
+from kefu.routing.schemas import BreakReasonIn, QueueCreate, SeatUpdate
+from kefu.rules import macros
+from kefu.rules import service as rules
+from kefu.rules.schemas import MacroIn, RuleIn
 from kefu.runtime import Runtime
 from kefu.security.permissions import Principal
+from kefu.sla import policies
+from kefu.sla.schemas import PolicyIn
 from kefu.tickets import conversation
 from kefu.tickets import service as tickets
-from kefu.tickets.models import Status, Visibility
+from kefu.tickets.models import DeliveryStatus, Status, Visibility
 from kefu.tickets.schemas import MessageCreate, RequesterIn, TicketCreate, TicketUpdate
 
 PASSWORD_FILE = "demo-password"
@@ -103,6 +117,7 @@ class _Ids:
     teams: dict[str, int]
     principals: dict[str, Principal]
     customers: list[int]
+    waiting: list[int] = field(default_factory=list)  # tickets nobody took: for the queues
 
 
 def load_demo(
@@ -124,8 +139,17 @@ def load_demo(
         f"Demo data loaded in {took:.1f} s: {loaded.users} users in {len(TEAMS)} teams, "
         f"{loaded.companies} companies, {loaded.customers} customers, "
         f"{loaded.tickets} tickets with {loaded.messages} messages.",
+        _desk_summary(plan.desk),
         *_login(runtime, password_file),
     ]
+
+
+def _desk_summary(desk: dict[str, Any]) -> str:
+    return (
+        f"Configured: a business calendar, {len(desk['sla_policies'])} SLA policies, "
+        f"{len(desk['queues'])} routing queues, {len(desk['rules'])} rules, "
+        f"{len(desk['macros'])} macros, {len(desk['canned'])} canned replies."
+    )
 
 
 def _already_loaded(ctx: Ctx) -> bool:
@@ -172,10 +196,14 @@ def _load(ctx: Ctx, plan: DemoPlan, password: str) -> Loaded:
     principals = _staff(demo, teams, password)
     for definition in FIELDS:
         fields.create_definition(demo, definition)
+    _sla(demo, plan.desk, principals[ADMIN_EMAIL])  # before the tickets: they get targets
     company_ids = [_company(demo, c) for c in plan.companies]
     customer_ids = [_customer(demo, c, company_ids) for c in plan.customers]
     ids = _Ids(teams, principals, customer_ids)
     messages = sum(_ticket(demo, clock, ids, t) for t in plan.tickets)
+    clock.set(plan.now)
+    _routing(demo, plan.desk, ids)
+    _canned_and_rules(demo, plan.desk, principals[ADMIN_EMAIL])
     return Loaded(len(STAFF), len(company_ids), len(customer_ids), len(plan.tickets), messages)
 
 
@@ -196,6 +224,38 @@ def _staff(ctx: Ctx, team_ids: dict[str, int], password: str) -> dict[str, Princ
         )
         principals[member.email] = accounts.principal_for_user(ctx, user.id)
     return principals
+
+
+def _sla(ctx: Ctx, desk: dict[str, Any], admin: Principal) -> None:
+    calendars.create_calendar(ctx, admin, CalendarIn.model_validate(desk["calendar"]))
+    for policy in desk["sla_policies"]:
+        policies.create_policy(ctx, admin, PolicyIn.model_validate(policy))
+
+
+def _routing(ctx: Ctx, desk: dict[str, Any], ids: _Ids) -> None:
+    """Break reasons, seats (left offline: nothing is offered until an agent says they are
+    available) and queues; the tickets nobody took wait in their team's queue."""
+    for reason in desk["break_reasons"]:
+        seats.create_reason(ctx, BreakReasonIn.model_validate(reason))
+    for email, seat in desk["seats"].items():
+        seats.update_seat(ctx, ids.principals[email].user_id, SeatUpdate.model_validate(seat))
+    for queue in desk["queues"]:
+        settings = {k: v for k, v in queue.items() if k != "team"}
+        data = QueueCreate.model_validate(settings | {"team_id": ids.teams[queue["team"]]})
+        queues.create_queue(ctx, data)
+    for ticket_id in ids.waiting:
+        work.enqueue_ticket(ctx, ticket_id)
+
+
+def _canned_and_rules(ctx: Ctx, desk: dict[str, Any], admin: Principal) -> None:
+    """Created last: a rule listens to the ticket events that come after it, so the
+    history loaded above fires none (its auto-replies would all go out at once)."""
+    for reply in desk["canned"]:
+        canned.create_reply(ctx, admin, CannedReplyCreate.model_validate(reply))
+    for macro in desk["macros"]:
+        macros.create_macro(ctx, admin, MacroIn.model_validate(macro))
+    for rule in desk["rules"]:
+        rules.create_rule(ctx, admin, RuleIn.model_validate(rule))
 
 
 def _company(ctx: Ctx, company: CompanyPlan) -> int:
@@ -221,6 +281,8 @@ def _ticket(ctx: Ctx, clock: FrozenClock, ids: _Ids, plan: TicketPlan) -> int:
     """Play one ticket's story; returns how many messages it has."""
     clock.set(plan.created)
     created = tickets.create_ticket(ctx, _creator(ids, plan), _ticket_create(ids, plan))
+    if plan.assignee is None:
+        ids.waiting.append(created.id)
     agent = ids.principals[plan.assignee or agents_of(plan.team)[0]]
     for step in plan.steps:
         clock.advance(seconds=step.delay.total_seconds())
@@ -230,11 +292,22 @@ def _ticket(ctx: Ctx, clock: FrozenClock, ids: _Ids, plan: TicketPlan) -> int:
             continue
         visibility = Visibility.note if step.kind == "note" else Visibility.public
         message = MessageCreate(body=step.text, visibility=visibility, status=step.status)
-        conversation.add_message(ctx, agent, created.id, message)
+        reply = conversation.add_message(ctx, agent, created.id, message)
+        if reply.delivery_status == DeliveryStatus.queued:
+            _delivered_in_the_story(ctx, reply.id)
     if plan.close_after is not None:
         clock.advance(seconds=plan.close_after.total_seconds())
         tickets.update_ticket(ctx, agent, created.id, TicketUpdate(status=Status.closed))
     return 1 + len(plan.steps)
+
+
+def _delivered_in_the_story(ctx: Ctx, message_id: int) -> None:
+    """The story's replies reached the customer when they were written; queued, they would
+    all go out (to made-up addresses) when kefu serve starts."""
+    item_id = outbox.item_for_key(ctx, f"message:{message_id}")
+    if item_id is not None:
+        outbox.mark_sent(ctx, item_id)
+    conversation.set_delivery(ctx, message_id, DeliveryStatus.delivered)
 
 
 def _creator(ids: _Ids, plan: TicketPlan) -> Principal | None:

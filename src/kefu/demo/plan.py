@@ -126,6 +126,8 @@ class DemoPlan:
     companies: list[CompanyPlan]
     customers: list[CustomerPlan]
     tickets: list[TicketPlan]
+    now: datetime
+    desk: dict[str, Any]
 
 
 def content() -> dict[str, Any]:
@@ -142,7 +144,23 @@ def make_plan(now: datetime, *, tickets: int, customers: int, seed: int) -> Demo
     stories = sorted(
         (_ticket(rng, data, now, people) for _ in range(tickets)), key=lambda t: t.created
     )
-    return DemoPlan(now - timedelta(days=DAYS + 1), companies, people, stories)
+    start = now - timedelta(days=DAYS + 1)
+    return DemoPlan(start, companies, people, stories, now, _desk(data, start, now))
+
+
+# -- the desk's configuration: calendar, SLA, routing, canned replies, rules, macros -------
+def _desk(data: dict[str, Any], start: datetime, now: datetime) -> dict[str, Any]:
+    """The ``desk`` part of content.json, with the calendar's yearly public holidays dated
+    for every year the demo's history touches (and the next one)."""
+    desk = dict(data["desk"])
+    yearly = desk.pop("holidays")
+    holidays = [
+        {"date": f"{year}-{h['from']}", "end": f"{year}-{h['to']}", "name": h["name"]}
+        for year in range(start.year, now.year + 2)
+        for h in yearly
+    ]
+    desk["calendar"] = desk["calendar"] | {"holidays": holidays}
+    return desk
 
 
 # -- companies and customers -------------------------------------------------------------

@@ -62,6 +62,10 @@ def enqueue(
     return item_id
 
 
+def item_for_key(ctx: Ctx, key: str) -> int | None:
+    return repo.id_for_key(ctx.session, key)
+
+
 def claim_due(
     ctx: Ctx, kinds: Sequence[str], limit: int = 50
 ) -> list[tuple[int, str, dict[str, Any], int]]:
