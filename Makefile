@@ -57,6 +57,7 @@ pytest: install browser mailserver
 test: lint typecheck pytest
 
 bench: install
+	@sh scripts/ensure-wrk.sh
 	$(BIN)/python -m bench.api
 
 # Extract the UI's strings and update every language's catalogue (see docs/ui.md).

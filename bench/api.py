@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -388,6 +389,8 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="kefu serve processes")
     options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed: sh scripts/ensure-wrk.sh (make bench does it)")
     options.cases = {c.strip() for c in options.cases.split(",") if c.strip()}
     dataset.run_on_each_database(parser, options, bench_database)
 
