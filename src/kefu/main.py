@@ -47,6 +47,8 @@ from kefu.sla import tasks as sla_tasks
 from kefu.sla import web as sla_web
 from kefu.sla.api import router as sla_router
 from kefu.sla.policies import REAPPLY_KIND as SLA_REAPPLY_KIND
+from kefu.surveys import web as surveys_web
+from kefu.surveys.api import router as surveys_router
 from kefu.tickets import web as tickets_web
 from kefu.tickets import web_ticket
 from kefu.tickets.api import router as tickets_router
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         webform_api.router,
         rules_router,
         webhooks_router,
+        surveys_router,
     ):
         app.include_router(router)
     for web in (accounts_web, tickets_web, web_ticket, customers_web, views_web, admin_web):
@@ -129,6 +132,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(webhooks_web.router)
     webchat_api.install(app, runtime)
     voice_api.install(app, runtime)
+    surveys_web.install(app)
     install_routing(app, runtime)
     _health_routes(app, runtime)
     _docs_routes(app)

@@ -16,6 +16,7 @@ from kefu.outbox import models as outbox_models
 from kefu.routing import models as routing_models
 from kefu.rules import models as rules_models
 from kefu.sla import models as sla_models
+from kefu.surveys import models as surveys_models
 from kefu.tickets import models as tickets_models
 from kefu.views import models as views_models
 from kefu.webhooks import models as webhooks_models
@@ -38,6 +39,7 @@ __all__ = [
     "routing_models",
     "rules_models",
     "sla_models",
+    "surveys_models",
     "tickets_models",
     "views_models",
     "voice_models",

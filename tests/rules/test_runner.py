@@ -248,8 +248,8 @@ async def test_escalation_raises_priority_moves_and_notifies(
     assert [n["data"]["rule"] for n in notes.json()["items"]] == ["Escalate complaints"]
 
 
-async def test_a_survey_rating_triggers_rules_once_surveys_emit_it(rules: Rules) -> None:
-    """kefu has no surveys yet; the event's name and fields are ready for them."""
+async def test_a_survey_rating_triggers_rules(rules: Rules) -> None:
+    """The event as the surveys raise it (tests/surveys rate through the page)."""
     await rules.rule(
         name="Unhappy",
         trigger=["survey.rated"],

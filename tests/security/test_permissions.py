@@ -120,6 +120,7 @@ _EXTRA: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/webchat/files/{conversation_id}/{attachment_id}/{signature}"): PUBLIC,
     ("POST", "/api/v1/webchat/tickets/{ticket_id}/read"): "ticket_write",
     ("GET", "/api/v1/tickets/{ticket_id}/calls"): "ticket_read",
+    ("GET", "/api/v1/tickets/{ticket_id}/surveys"): "ticket_read",
     ("GET", "/api/v1/calls/{call_id}"): "ticket_read",
     ("POST", "/api/v1/calls/{call_id}/wrap-up"): "ticket_write",
     ("GET", "/api/v1/agents/me"): "routing_self",

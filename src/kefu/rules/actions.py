@@ -295,9 +295,14 @@ def escalate(env: Env, action: CompiledAction) -> list[R]:
 
 
 def send_survey(env: Env, action: CompiledAction) -> list[R]:
-    if not env.dry:
-        env.ctx.emit("survey.requested", ticket_id=env.ticket_id, rule_id=env.rule_id)
-    return [_result("send_survey", detail="survey.requested (kefu has no surveys yet)")]
+    """A satisfaction survey: its link posted to the customer as a system message (the
+    same survey again while it waits for an answer)."""
+    from kefu.surveys import service as surveys  # surveys build on tickets; imported here
+
+    if env.dry:
+        return [_result("send_survey", detail="survey link sent to the customer")]
+    survey = surveys.request_survey(env.ctx, env.ticket_id, env.rule_id)
+    return [_result("send_survey", detail=f"survey {survey.id} link sent to the customer")]
 
 
 _DO: dict[str, Callable[[Env, CompiledAction], list[R]]] = {

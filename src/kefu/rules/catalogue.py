@@ -38,7 +38,7 @@ EVENTS: dict[str, EventSpec] = {
             "survey.rated",
             TICKET,
             N_("Survey rated"),
-            N_("Fires once satisfaction surveys emit it; kefu has no surveys yet."),
+            N_("Fires when a customer rates a satisfaction survey (or changes the rating)."),
         ),
         EventSpec("routing.agent.state", AGENT, N_("Agent state changed")),
     )

@@ -89,6 +89,7 @@ LABELS: dict[str, dict[str, str | tuple[str, str]]] = {
         "rule_failed": N_("could not do an action of a rule:"),
         "rule_chain_stopped": N_("stopped a chain of rules:"),
         "macro_applied": N_("applied the macro"),
+        "survey_rated": N_("received a satisfaction rating:"),
     },
 }
 
