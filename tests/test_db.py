@@ -205,3 +205,29 @@ def test_sqlite_datetimes_read_back_as_aware_utc(tmp_path: Any) -> None:
         datetime(2026, 1, 5, 17, 0, tzinfo=UTC),
     ]
     assert all(at is None or at.tzinfo is UTC for at in read)
+
+
+async def test_a_started_sqlite_database_checkpoints_in_its_own_thread(db: Database) -> None:
+    """Commits never copy the WAL into the database file (a stall for the batch and all
+    queued behind it); the checkpoint thread does, and the writes are all kept."""
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL has no WAL checkpoints of ours")
+
+    def autocheckpoint(ctx: Ctx) -> int:
+        return int(ctx.session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one())
+
+    def checkpoint_threads() -> int:
+        return sum(t.name == "kefu-checkpoint" for t in threading.enumerate())
+
+    assert await db.write(autocheckpoint) == 0
+    assert checkpoint_threads() >= 1
+    await asyncio.gather(*(db.write(add_note, f"n{i}") for i in range(300)))
+    for _ in range(50):  # the thread copies the log within a round or two of 0.2 s
+        await asyncio.sleep(0.1)
+        if db.frames_checkpointed:
+            break
+    assert db.frames_checkpointed > 0
+    assert len(names(db)) == 300
+    running = checkpoint_threads()
+    db.close()
+    assert checkpoint_threads() == running - 1

@@ -33,6 +33,7 @@ from kefu.events import Event, EventBus
 from kefu.kit.time import Clock, SystemClock, as_utc
 
 log = logging.getLogger(__name__)
+CHECKPOINT_EVERY_S = 0.2  # SQLite: how often the WAL is copied into the database file
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -200,6 +201,9 @@ class Database:
         self._readers = ThreadPoolExecutor(settings.db_readers, thread_name_prefix="kefu-read")
         self._queue: queue.SimpleQueue[_WriteJob | None] = queue.SimpleQueue()
         self._writers: list[threading.Thread] = []
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
+        self.frames_checkpointed = 0  # WAL frames the checkpoint thread has copied
 
     @property
     def dialect(self) -> str:
@@ -210,6 +214,8 @@ class Database:
         # SQLite has one writer at a time anyway; PostgreSQL takes several transactions at
         # once, and one writer thread there spends most of its time waiting on round trips.
         count = 1 if is_sqlite(self.url) else max(1, self.settings.db_writers)
+        if is_sqlite(self.url) and self._checkpointer is None:
+            self._checkpoint_in_a_thread()
         while len(self._writers) < count:
             name = f"kefu-write-{len(self._writers)}"
             writer = threading.Thread(target=self._write_loop, name=name, daemon=True)
@@ -222,10 +228,47 @@ class Database:
         for writer in self._writers:
             writer.join(timeout=30)
         self._writers = []
+        if self._checkpointer is not None:
+            self._stop_checkpoints.set()
+            self._checkpointer.join(timeout=30)
+            self._checkpointer = None
         self._readers.shutdown(wait=True)
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
+
+    def _checkpoint_in_a_thread(self) -> None:
+        """In WAL mode the commit that takes the log past 1,000 pages also copies it into
+        the database file and syncs it: tens of milliseconds in which that batch, and every
+        request queued behind it, waits (the p99 of creates and of routing offers). A
+        started database moves that work to a thread of its own, which never blocks the
+        writer (PASSIVE); processes that only call ``run_write`` keep SQLite's default."""
+
+        @event.listens_for(self.write_engine, "connect")
+        def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+        self.write_engine.dispose()  # pooled connections reopen with it
+        self._stop_checkpoints.clear()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="kefu-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        connection = self.engine.raw_connection()
+        try:
+            while not self._stop_checkpoints.wait(CHECKPOINT_EVERY_S):
+                try:
+                    cursor = connection.cursor()
+                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    _busy, _logged, copied = cursor.fetchone()
+                    cursor.close()
+                    self.frames_checkpointed += max(int(copied), 0)
+                except Exception:  # a locked or closing database: try again next time
+                    log.debug("checkpoint skipped", exc_info=True)
+        finally:
+            connection.close()
 
     def ctx(self, session: Session) -> Ctx:
         return Ctx(session=session, clock=self.clock, settings=self.settings)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.routing.models import (
@@ -29,11 +29,15 @@ QUEUED = ("waiting", "offered")
 
 
 # -- seats ----------------------------------------------------------------------------------
+# The statements every offer and accept runs are built once: building them per call was
+# about a tenth of the routing loop's CPU (see docs/benchmarks.md, bench.routing).
+_SEAT = select(AgentSeat).where(AgentSeat.user_id == bindparam("user_id"))
+_SEAT_LOCKED = _SEAT.with_for_update()
+
+
 def get_seat(session: Session, user_id: int, *, lock: bool = False) -> AgentSeat | None:
-    query = select(AgentSeat).where(AgentSeat.user_id == user_id)
-    if lock:
-        query = query.with_for_update()
-    return session.scalars(query).first()
+    query = _SEAT_LOCKED if lock else _SEAT
+    return session.scalars(query, {"user_id": user_id}).first()
 
 
 def lock_seats(session: Session, user_ids: Iterable[int]) -> dict[int, AgentSeat]:
@@ -73,22 +77,24 @@ def seats_done_wrapping_up(session: Session, now: datetime) -> list[int]:
     return list(session.scalars(query))
 
 
+_HELD = (
+    select(WorkItem.agent_id, WorkItem.media, func.count())
+    .where(WorkItem.agent_id.in_(bindparam("ids", expanding=True)), WorkItem.status == "assigned")
+    .group_by(WorkItem.agent_id, WorkItem.media)
+)
+_OFFERED = (
+    select(Offer.agent_id, WorkItem.media, func.count())
+    .join(WorkItem, WorkItem.id == Offer.item_id)
+    .where(Offer.agent_id.in_(bindparam("ids", expanding=True)), Offer.status == "pending")
+    .group_by(Offer.agent_id, WorkItem.media)
+)
+
+
 def load_of(session: Session, user_ids: Sequence[int]) -> dict[int, Counter[str]]:
     """Work each agent holds or is being offered, per media."""
     loads: dict[int, Counter[str]] = {uid: Counter() for uid in user_ids}
-    held = (
-        select(WorkItem.agent_id, WorkItem.media, func.count())
-        .where(WorkItem.agent_id.in_(user_ids), WorkItem.status == "assigned")
-        .group_by(WorkItem.agent_id, WorkItem.media)
-    )
-    offered = (
-        select(Offer.agent_id, WorkItem.media, func.count())
-        .join(WorkItem, WorkItem.id == Offer.item_id)
-        .where(Offer.agent_id.in_(user_ids), Offer.status == "pending")
-        .group_by(Offer.agent_id, WorkItem.media)
-    )
-    for query in (held, offered):
-        for agent_id, media, count in session.execute(query):
+    for query in (_HELD, _OFFERED):
+        for agent_id, media, count in session.execute(query, {"ids": list(user_ids)}):
             loads[cast(int, agent_id)][media] += count
     return loads
 
@@ -227,13 +233,15 @@ def active_item_of_ticket(session: Session, ticket_id: int) -> WorkItem | None:
     return session.scalars(query).first()
 
 
+_ITEM_BY_REF = (
+    select(WorkItem)
+    .where(WorkItem.external_ref == bindparam("ref"), WorkItem.status.in_(ACTIVE))
+    .order_by(WorkItem.id.desc())
+)
+
+
 def item_by_ref(session: Session, external_ref: str) -> WorkItem | None:
-    query = (
-        select(WorkItem)
-        .where(WorkItem.external_ref == external_ref, WorkItem.status.in_(ACTIVE))
-        .order_by(WorkItem.id.desc())
-    )
-    return session.scalars(query).first()
+    return session.scalars(_ITEM_BY_REF, {"ref": external_ref}).first()
 
 
 def claim_item(
