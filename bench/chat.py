@@ -34,11 +34,10 @@ from typing import Any
 
 import orjson
 import websockets
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 
 from bench.api import Server
-from bench.dataset import Store
+from bench.dataset import Store, fresh_pg_database
 from kefu import migrate
 from kefu.accounts import service as accounts
 from kefu.accounts.schemas import TeamCreate, TokenCreate, UserCreate
@@ -119,16 +118,6 @@ def stored_messages(url: str) -> tuple[int, int]:
             return int(row[0]), int(row[1])
     finally:
         engine.dispose()
-
-
-def fresh_pg_database(pg_url: str, name: str) -> str:
-    url = make_url(normalise_url(pg_url))
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 # -- the load generator (its own process) ------------------------------------------------

@@ -449,3 +449,15 @@ def run_on_each_database(
     for other in results[1:]:
         last[other["db"]] = other
     print(json.dumps(last, ensure_ascii=False))
+
+
+def fresh_pg_database(pg_url: str, name: str) -> str:
+    """An empty database ``name`` on the server of ``pg_url`` (dropped first if it was
+    there): a benchmark starts from nothing, whatever earlier runs left behind."""
+    url = make_url(normalise_url(pg_url))
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)

@@ -39,6 +39,7 @@ import httpx
 import websockets
 
 from bench.api import process_cpu_s
+from bench.dataset import fresh_pg_database
 from kefu import migrate
 from kefu.accounts import service as accounts
 from kefu.accounts.models import Role
@@ -323,7 +324,9 @@ async def _drive(
 def full_loop(url: str | None, items: int, agents: int, rate: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kefu-bench-routing-") as folder:
         data = Path(folder)
-        db_url = url or f"sqlite:///{data / 'kefu.db'}"
+        db_url = (
+            fresh_pg_database(url, "kefu_bench_routing") if url else f"sqlite:///{data / 'kefu.db'}"
+        )
         lead, people = _prepare(db_url, data, agents)
         proc = _serve(db_url, data)
         try:
