@@ -262,9 +262,9 @@ class Database:
                 try:
                     cursor = connection.cursor()
                     cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    _busy, _logged, copied = cursor.fetchone()
+                    row = cursor.fetchone()  # (busy, frames in the log, frames copied)
                     cursor.close()
-                    self.frames_checkpointed += max(int(copied), 0)
+                    self.frames_checkpointed += max(int(row[2]), 0) if row else 0
                 except Exception:  # a locked or closing database: try again next time
                     log.debug("checkpoint skipped", exc_info=True)
         finally:
