@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from kefu import migrate
 from kefu.accounts import service as accounts
 from kefu.accounts.schemas import TeamCreate, TokenCreate, UserCreate
-from kefu.config import Settings
+from kefu.config import Settings, get_settings
 from kefu.db import make_engine, normalise_url
 from kefu.kit import crypto
 from kefu.kit.time import FrozenClock
@@ -267,3 +267,14 @@ async def define_field(
     assert response.status_code == 201, response.text
     field: dict[str, Any] = response.json()
     return field
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """The kefu CLI (run in-process by Typer's runner) pointed at the test's database."""
+    monkeypatch.setenv("KEFU_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("KEFU_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("KEFU_SECRET_KEY", "test-secret")
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()

@@ -3,16 +3,14 @@ all or nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from kefu.accounts import service as accounts
 from kefu.accounts.schemas import TeamCreate
 from kefu.cli import app
-from kefu.config import Settings, get_settings
+from kefu.config import Settings
 from kefu.rules import service
 from kefu.runtime import Runtime
 
@@ -61,16 +59,6 @@ rules:
       - type: reply
         body: "{{ oops"
 """
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    monkeypatch.setenv("KEFU_DATABASE_URL", settings.resolved_database_url())
-    monkeypatch.setenv("KEFU_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("KEFU_SECRET_KEY", "test-secret")
-    get_settings.cache_clear()
-    yield settings
-    get_settings.cache_clear()
 
 
 def _names(runtime: Runtime) -> list[str]:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from kefu.calendars import service as calendars
 from kefu.calendars.schemas import CalendarIn
 from kefu.cli import app
-from kefu.config import Settings, get_settings
+from kefu.config import Settings
 from kefu.runtime import Runtime
 from kefu.sla import policies
 from kefu.sla.schemas import PolicyIn
@@ -54,16 +52,6 @@ sla_policies:
     on_breach:
       notify: [everyone]
 """
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    monkeypatch.setenv("KEFU_DATABASE_URL", settings.resolved_database_url())
-    monkeypatch.setenv("KEFU_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("KEFU_SECRET_KEY", "test-secret")
-    get_settings.cache_clear()
-    yield settings
-    get_settings.cache_clear()
 
 
 def _policy_names(runtime: Runtime) -> list[str]:
