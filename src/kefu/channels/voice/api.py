@@ -41,7 +41,14 @@ def install(app: FastAPI, runtime: Runtime) -> None:
 
     async def offered(event: Event) -> None:
         payload = event.payload
-        if event.origin == "local" and payload.get("item_id") and payload.get("agent_id"):
+        # Only a call rings a phone: chats and tickets need no write transaction here.
+        is_call = payload.get("kind") == "call"
+        if (
+            is_call
+            and event.origin == "local"
+            and payload.get("item_id")
+            and payload.get("agent_id")
+        ):
             await runtime.db.write(
                 service.call_offered, int(payload["item_id"]), int(payload["agent_id"])
             )
