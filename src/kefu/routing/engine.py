@@ -97,14 +97,20 @@ def read_everything(ctx: Ctx) -> Changes:
 
 
 def read_changes(
-    ctx: Ctx, item_ids: set[int], seat_ids: set[int] | None, queue_ids: set[int]
+    ctx: Ctx,
+    item_ids: set[int],
+    seat_ids: set[int] | None,
+    queue_ids: set[int],
+    known_queues: frozenset[int] = frozenset(),
 ) -> Changes:
-    """``seat_ids`` None means every seat (team memberships changed)."""
+    """``seat_ids`` None means every seat (team memberships changed). A queue is read when
+    it changed (its own event names it) or the router does not know it yet: an item that
+    moves does not change its queue."""
     changes = Changes()
     rows = repo.items_by_ids(ctx.session, item_ids)
     changes.items, changes.items_gone = _item_rows(ctx, rows)
     changes.items_gone += sorted(item_ids - {r.id for r in rows})
-    for queue_id in queue_ids | {r.queue_id for r in rows}:
+    for queue_id in queue_ids | ({r.queue_id for r in rows} - known_queues):
         queue = repo.get_queue(ctx.session, queue_id)
         if queue is None:
             changes.queues_gone.append(queue_id)
@@ -267,7 +273,8 @@ class Dispatcher:
         if not (items or seat_ids is None or seat_ids or queue_ids):
             return
         self._items, self._seats, self._queues = set(), set(), set()
-        changes = await self.runtime.db.read(read_changes, items, seat_ids, queue_ids)
+        known = frozenset(self.router.queue_ids)
+        changes = await self.runtime.db.read(read_changes, items, seat_ids, queue_ids, known)
         self.router.advance(self.runtime.clock.now().timestamp())
         apply(self.router, changes)
 

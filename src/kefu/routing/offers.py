@@ -104,10 +104,9 @@ def get_offer(ctx: Ctx, actor: Principal, offer_id: int) -> OfferRead:
 
 
 def work_read(ctx: Ctx, item: WorkItem) -> WorkRead:
-    queue = repo.get_queue(ctx.session, item.queue_id)
-    assert queue is not None
     offered = item.status == "offered"
     pending = repo.pending_offers_of_item(ctx.session, item.id) if offered else []
+    queue = repo.get_queue(ctx.session, item.queue_id) if pending else None  # for the cards
     return WorkRead(
         id=item.id,
         queue_id=item.queue_id,
@@ -130,7 +129,7 @@ def work_read(ctx: Ctx, item: WorkItem) -> WorkRead:
         ended_at=item.ended_at,
         end_reason=item.end_reason,
         wait_s=item.wait_s,
-        offers=[offer_read(ctx, o, item, queue) for o in pending],
+        offers=[offer_read(ctx, o, item, queue) for o in pending if queue is not None],
         ring=sorted(o.agent_id for o in pending),
     )
 

@@ -116,6 +116,10 @@ class Router:
     def queue(self, queue_id: int) -> QueueSpec | None:
         return self._queues.get(queue_id)
 
+    @property
+    def queue_ids(self) -> list[int]:
+        return list(self._queues)
+
     # -- agents ------------------------------------------------------------------------------
     def upsert_agent(self, spec: AgentSpec) -> None:
         spec = replace(spec, blocks={k: frozenset(v) for k, v in spec.blocks.items()})
