@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import Column, MetaData, Table, create_engine, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from kefu.config import Settings
 from kefu.db import Ctx, Database, UTCDateTime, _WriteJob
@@ -231,3 +232,38 @@ async def test_a_started_sqlite_database_checkpoints_in_its_own_thread(db: Datab
     running = checkpoint_threads()
     db.close()
     assert checkpoint_threads() == running - 1
+
+
+def _backend_pid(db: Database) -> int:
+    with db.engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _drop_pooled_connections(db: Database) -> None:
+    """What a PostgreSQL restart or an idle timeout does to the pool's connections."""
+    with create_engine(db.url, poolclass=NullPool).connect() as admin:
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+
+@pytest.mark.parametrize("idle_enough", [True, False])
+async def test_a_dropped_idle_postgresql_connection_is_replaced_before_use(
+    db: Database, monkeypatch: pytest.MonkeyPatch, idle_enough: bool
+) -> None:
+    """Only connections idle for a while are pinged (one round trip less per transaction);
+    one the server dropped meanwhile is replaced, not handed to a request."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has no server to drop connections")
+    monkeypatch.setattr("kefu.db.PING_AFTER_IDLE_S", 0.0 if idle_enough else 3600.0)
+    first = _backend_pid(db)
+    _drop_pooled_connections(db)
+    if idle_enough:
+        assert _backend_pid(db) != first  # pinged, found dead, replaced
+    else:
+        with pytest.raises(OperationalError):  # recently used: not pinged, fails once
+            _backend_pid(db)
+        assert _backend_pid(db) != first  # and the pool was invalidated
