@@ -18,7 +18,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 import anyio
 
@@ -36,8 +38,9 @@ from kefu.channels.base import (
 )
 from kefu.channels.schemas import IngestResult
 from kefu.customers import service as customers
-from kefu.db import Ctx
+from kefu.db import Ctx, Database
 from kefu.events import Event
+from kefu.kit.cache import TTLCache
 from kefu.kit.crypto import SecretBox
 from kefu.kit.errors import DomainError
 from kefu.kit.files import StoredFile, path_for, store
@@ -49,10 +52,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SEND_KIND = "channel.send"
+# How long a process trusts an account's settings it read (inbound mail and messages would
+# otherwise read and decrypt them once each). A change made in this process clears them at
+# once (the channel.account_* events); another process sees it within this time.
+ACCOUNT_CACHE_S = 5.0
+_account_caches: WeakKeyDictionary[Database, TTLCache[tuple[int, str], service.AccountConfig]]
+_account_caches = WeakKeyDictionary()
 
 
 def secret_box(runtime: Runtime) -> SecretBox:
     return SecretBox(runtime.secret_key)
+
+
+async def account_config(runtime: Runtime, account_id: int) -> service.AccountConfig:
+    """``service.account_config`` read at most once per ``ACCOUNT_CACHE_S`` per process."""
+    cache = _account_caches.get(runtime.db)
+    if cache is None:
+        cache = _account_caches[runtime.db] = TTLCache(ACCOUNT_CACHE_S, max_entries=1_000)
+        runtime.bus.subscribe("channel.account_*", cache.clear)
+    key = (account_id, runtime.secret_key)
+    config = cache.get(key)
+    if config is None:
+        config = await runtime.db.read(service.account_config, secret_box(runtime), account_id)
+        cache.put(key, config)
+    return config
 
 
 async def receive(
@@ -61,23 +84,32 @@ async def receive(
     adapter = adapter_for(channel)
     if adapter is None:
         raise ValueError(f"no channel adapter named {channel}")
-    account = None
-    if account_id is not None:
-        account = await runtime.db.read(service.account_config, secret_box(runtime), account_id)
+    account = None if account_id is None else await account_config(runtime, account_id)
     results: list[IngestResult] = []
     for item in items:
         if isinstance(item, DeliveryUpdate):
             await runtime.db.write(apply_delivery_update, channel, item)
         elif isinstance(item, InboundMessage):
-            seen = await runtime.db.read(_seen, channel, item.external_id)
-            if seen is not None:  # a redelivery: nothing to fetch or store again
+            # The write job recognises a redelivery by its external id in any case; reading
+            # first only pays where it saves fetching the vendor's media again.
+            seen = await runtime.db.read(_seen, channel, item.external_id) if item.media else None
+            if seen is not None:
                 results.append(seen)
                 continue
             item = await _download(adapter, item, account.settings if account else {})
             item, files, inline = await _store_files(runtime, item)
+            # sanitising and converting the bodies is done here, not while holding the lock
+            bodies = service.message_bodies(item)
             results.append(
                 await runtime.db.write(
-                    service.ingest, account, channel, adapter.thread_mode, item, files, inline
+                    service.ingest,
+                    account,
+                    channel,
+                    adapter.thread_mode,
+                    item,
+                    files,
+                    inline,
+                    bodies=bodies,
                 )
             )
         else:
@@ -117,22 +149,19 @@ async def _store_files(
 ) -> tuple[InboundMessage, list[tuple[str, StoredFile]], dict[str, str]]:
     """Keep what passes the limits; what does not is named in the message, not lost silently.
     Also returns the inline images kept: content id → sha256."""
+    if not item.attachments:
+        return item, [], {}
     settings = runtime.settings
+    outcomes = await anyio.to_thread.run_sync(
+        _store_all, settings.attachments_dir, item.attachments, settings.max_attachment_bytes
+    )
     kept: list[tuple[str, StoredFile]] = []
     inline: dict[str, str] = {}
     notes: list[str] = []
-    for a in item.attachments:
-        try:
-            stored = await anyio.to_thread.run_sync(
-                store,
-                settings.attachments_dir,
-                io.BytesIO(a.data),
-                a.content_type,
-                settings.max_attachment_bytes,
-            )
-        except DomainError as exc:
+    for a, stored in zip(item.attachments, outcomes, strict=True):
+        if isinstance(stored, DomainError):
             notes.append(
-                f"[attachment {a.filename} ({len(a.data)} bytes) was not kept: {exc.detail}]"
+                f"[attachment {a.filename} ({len(a.data)} bytes) was not kept: {stored.detail}]"
             )
             continue
         kept.append((a.filename[:255] or "attachment", stored))
@@ -141,6 +170,20 @@ async def _store_files(
     if notes:
         item = replace(item, text="\n".join([item.text, *notes]).strip())
     return item, kept, inline
+
+
+def _store_all(
+    root: Path, attachments: list[InboundAttachment], limit: int
+) -> list[StoredFile | DomainError]:
+    """Every file of a message in one trip to a worker thread (a mail has its original and
+    often a file or two: one thread hop each cost more than writing a small file)."""
+    outcomes: list[StoredFile | DomainError] = []
+    for a in attachments:
+        try:
+            outcomes.append(store(root, io.BytesIO(a.data), a.content_type, limit))
+        except DomainError as exc:
+            outcomes.append(exc)
+    return outcomes
 
 
 def apply_delivery_update(ctx: Ctx, channel: str, update: DeliveryUpdate) -> None:

@@ -111,7 +111,10 @@ def update_account(
 
 
 def delete_account(ctx: Ctx, account_id: int) -> None:
-    repo.delete(ctx.session, _require_account(ctx, account_id))
+    account = _require_account(ctx, account_id)
+    kind = account.kind
+    repo.delete(ctx.session, account)
+    ctx.emit("channel.account_deleted", account_id=account_id, kind=kind)
 
 
 def get_account(ctx: Ctx, box: SecretBox, account_id: int) -> ChannelAccountRead:
@@ -156,9 +159,12 @@ def ingest(
     item: InboundMessage,
     files: list[tuple[str, StoredFile]],
     inline: Mapping[str, str] | None = None,
+    *,
+    bodies: tuple[str, str] | None = None,
 ) -> IngestResult:
     """``inline`` maps content ids (``cid:`` links in the HTML) to the sha256 of the stored
-    file: the links are pointed at the attachment's download URL."""
+    file: the links are pointed at the attachment's download URL. ``bodies``: the item's
+    ``message_bodies``, when the caller built them outside the write job."""
     if item.external_id:
         seen = conversation.find_by_external_id(ctx, channel, item.external_id)
         if seen is not None:
@@ -174,7 +180,7 @@ def ingest(
         _remember_thread(ctx, ticket_id, channel, account, value)
     uploads = record_uploads(ctx, None, [(n, f.content_type, f.size, f.sha256) for n, f in files])
     attachment_ids = [upload.id for upload in uploads]
-    body_text, body_html = _bodies(item)
+    body_text, body_html = bodies or message_bodies(item)
     if inline:
         urls = {upload.sha256: upload.url for upload in uploads}
         body_html = link_inline_images(
@@ -256,7 +262,8 @@ def _subject_from(text: str, channel: str) -> str:
     return first_line[:80] or f"{channel} message"
 
 
-def _bodies(item: InboundMessage) -> tuple[str, str]:
+def message_bodies(item: InboundMessage) -> tuple[str, str]:
+    """(text, sanitised HTML) as the message is stored."""
     text = item.text
     if item.unsupported:
         text = (text + "\n" if text else "") + f"[unsupported content: {item.unsupported}]"

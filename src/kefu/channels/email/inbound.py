@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import anyio
 from sqlalchemy.exc import IntegrityError
 
-from kefu.channels import delivery, service
+from kefu.channels import delivery
 from kefu.channels.base import DeliveryUpdate, Inbound, InboundAttachment, InboundMessage
 from kefu.channels.email import mime, quotes, threads
 from kefu.channels.email.account import EmailAccount, account_from
@@ -161,7 +161,7 @@ def reduced_original(raw: bytes, limit: int) -> bytes:
 async def email_account(runtime: Runtime, account_id: int | None) -> EmailAccount | None:
     if account_id is None:
         return None
-    config = await runtime.db.read(service.account_config, delivery.secret_box(runtime), account_id)
+    config = await delivery.account_config(runtime, account_id)
     if config.kind != CHANNEL:
         raise ValueError(f"channel account {account_id} is a {config.kind} account, not email")
     return account_from(config.settings, config.id)
