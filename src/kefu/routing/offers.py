@@ -159,9 +159,8 @@ def make_offer(ctx: Ctx, decision: Decision, router: str | None = None) -> bool:
     assert queue is not None
     now = ctx.now()
     values = {"status": "offered", "offers_made": item.offers_made + len(agents), "updated_at": now}
-    if not repo.claim_item(ctx.session, item.id, ("waiting",), values):
+    if not repo.claim_loaded_item(ctx.session, item, ("waiting",), values):
         return False
-    ctx.session.refresh(item)
     for agent_id in agents:
         offer = _new_offer(ctx, item, agent_id, ring, queue)
         seats[agent_id].idle_since = now
@@ -209,11 +208,12 @@ def _own_offer(ctx: Ctx, actor: Principal, offer_id: int) -> Offer:
 
 
 def _pending(ctx: Ctx, offer_id: int, user_id: int) -> tuple[Offer, AgentSeat]:
-    """Lock the agent's seat, then see whether the offer is still open."""
+    """Lock the agent's seat, then read the offer (what it says under the lock counts):
+    it must be theirs and still open."""
     seat = repo.get_seat(ctx.session, user_id, lock=True)
-    offer = repo.get_offer(ctx.session, offer_id)
-    assert offer is not None and seat is not None
-    ctx.session.refresh(offer)
+    offer = repo.get_offer(ctx.session, offer_id, fresh=True)
+    if offer is None or seat is None or offer.agent_id != user_id:
+        raise NotFound("Offer", offer_id)
     if offer.status != "pending":
         raise _gone(offer)
     if ctx.now() >= offer.expires_at:
@@ -231,7 +231,7 @@ def _gone(offer: Offer) -> tr.OfferGone:
 
 
 def accept_offer(ctx: Ctx, actor: Principal, offer_id: int) -> WorkRead:
-    offer, seat = _pending(ctx, _own_offer(ctx, actor, offer_id).id, actor.user_id)
+    offer, seat = _pending(ctx, offer_id, actor.user_id)
     item = repo.lock_item(ctx.session, offer.item_id)
     assert item is not None
     assign(ctx, item, seat, actor, offer)
@@ -239,7 +239,7 @@ def accept_offer(ctx: Ctx, actor: Principal, offer_id: int) -> WorkRead:
 
 
 def reject_offer(ctx: Ctx, actor: Principal, offer_id: int) -> OfferRead:
-    offer, seat = _pending(ctx, _own_offer(ctx, actor, offer_id).id, actor.user_id)
+    offer, seat = _pending(ctx, offer_id, actor.user_id)
     tr.settle_offer(ctx, offer, "rejected", "rejected by the agent")
     tr.cool_down(ctx, seat)
     ctx.session.refresh(offer)
@@ -297,11 +297,10 @@ def assign(
         "updated_at": now,
     }
     expected = ("offered",) if offer is not None else ("waiting", "offered", "assigned")
-    if not repo.claim_item(ctx.session, item.id, expected, values):
+    if not repo.claim_loaded_item(ctx.session, item, expected, values):
         raise tr.OfferGone(offer.id if offer else 0, "withdrawn", "The work item has ended")
     for other in repo.pending_offers_of_item(ctx.session, item.id):
         tr.settle_offer(ctx, other, "withdrawn", TAKEN)
-    ctx.session.refresh(item)
     seat.missed_in_row = 0
     tr.refresh_busy(ctx, seat)
     if item.ticket_id is not None:

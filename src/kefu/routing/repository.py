@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kefu.routing.models import (
     AgentSeat,
@@ -45,10 +46,12 @@ def lock_seats(session: Session, user_ids: Iterable[int]) -> dict[int, AgentSeat
     ids = sorted(set(user_ids))
     if not ids:
         return {}
-    query = (
-        select(AgentSeat).where(AgentSeat.user_id.in_(ids)).order_by(AgentSeat.user_id)
-    ).with_for_update()
-    return {s.user_id: s for s in session.scalars(query)}
+    return {s.user_id: s for s in session.scalars(_SEATS_LOCKED, {"ids": ids})}
+
+
+_SEATS = select(AgentSeat).order_by(AgentSeat.user_id)
+_SEATS_OF = _SEATS.where(AgentSeat.user_id.in_(bindparam("ids", expanding=True)))
+_SEATS_LOCKED = _SEATS_OF.with_for_update()
 
 
 def add_seat(session: Session, seat: AgentSeat) -> None:
@@ -57,10 +60,9 @@ def add_seat(session: Session, seat: AgentSeat) -> None:
 
 
 def list_seats(session: Session, user_ids: Sequence[int] | None = None) -> list[AgentSeat]:
-    query = select(AgentSeat).order_by(AgentSeat.user_id)
-    if user_ids is not None:
-        query = query.where(AgentSeat.user_id.in_(user_ids))
-    return list(session.scalars(query))
+    if user_ids is None:
+        return list(session.scalars(_SEATS))
+    return list(session.scalars(_SEATS_OF, {"ids": list(user_ids)}))
 
 
 def seats_gone_quiet(session: Session, before: datetime) -> list[int]:
@@ -99,9 +101,13 @@ def load_of(session: Session, user_ids: Sequence[int]) -> dict[int, Counter[str]
     return loads
 
 
+_ASSIGNED_COUNT = select(func.count()).where(
+    WorkItem.agent_id == bindparam("user_id"), WorkItem.status == "assigned"
+)
+
+
 def assigned_count(session: Session, user_id: int) -> int:
-    query = select(func.count()).where(WorkItem.agent_id == user_id, WorkItem.status == "assigned")
-    return int(session.scalar(query) or 0)
+    return int(session.scalar(_ASSIGNED_COUNT, {"user_id": user_id}) or 0)
 
 
 # -- state history --------------------------------------------------------------------------
@@ -203,17 +209,25 @@ def get_item(session: Session, item_id: int) -> WorkItem | None:
     return session.get(WorkItem, item_id)
 
 
+_ITEM_LOCKED = (
+    select(WorkItem)
+    .where(WorkItem.id == bindparam("item_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_ITEMS = select(WorkItem).where(WorkItem.id.in_(bindparam("ids", expanding=True)))
+
+
 def lock_item(session: Session, item_id: int) -> WorkItem | None:
     """Lock order everywhere: seats, then the item, then its offers (no deadlocks)."""
-    query = select(WorkItem).where(WorkItem.id == item_id).with_for_update()
-    return session.scalars(query.execution_options(populate_existing=True)).first()
+    return session.scalars(_ITEM_LOCKED, {"item_id": item_id}).first()
 
 
 def items_by_ids(session: Session, ids: Iterable[int]) -> list[WorkItem]:
     wanted = list(set(ids))
     if not wanted:
         return []
-    return list(session.scalars(select(WorkItem).where(WorkItem.id.in_(wanted))))
+    return list(session.scalars(_ITEMS, {"ids": wanted}))
 
 
 def active_items(session: Session) -> list[WorkItem]:
@@ -248,13 +262,34 @@ def claim_item(
     session: Session, item_id: int, expected: Sequence[str], values: dict[str, Any]
 ) -> bool:
     """Compare-and-set: change the item only if its status is still one of ``expected``."""
+    return _claim(session, item_id, expected, values) is not None
+
+
+def claim_loaded_item(
+    session: Session, item: WorkItem, expected: Sequence[str], values: dict[str, Any]
+) -> bool:
+    """``claim_item`` on a loaded item, which then holds what was written (and the new
+    version the database returned) without being read again."""
+    version = _claim(session, item.id, expected, values)
+    if version is None:
+        return False
+    for key, value in {**values, "version": version}.items():
+        set_committed_value(item, key, value)
+    return True
+
+
+def _claim(
+    session: Session, item_id: int, expected: Sequence[str], values: dict[str, Any]
+) -> int | None:
     result = session.execute(
         update(WorkItem)
         .where(WorkItem.id == item_id, WorkItem.status.in_(expected))
         .values(version=WorkItem.version + 1, **values)
+        .returning(WorkItem.version)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
+    version = result.scalar()
+    return None if version is None else int(version)
 
 
 def last_agent_of_customer(session: Session, customer_id: int, since: datetime) -> int | None:
@@ -340,8 +375,16 @@ def add_offer(session: Session, offer: Offer) -> None:
     session.flush()
 
 
-def get_offer(session: Session, offer_id: int) -> Offer | None:
+def get_offer(session: Session, offer_id: int, *, fresh: bool = False) -> Offer | None:
+    """``fresh``: read the row even if the session holds it (after a lock was taken)."""
+    if fresh:
+        return session.scalars(_OFFER_FRESH, {"offer_id": offer_id}).first()
     return session.get(Offer, offer_id)
+
+
+_OFFER_FRESH = (
+    select(Offer).where(Offer.id == bindparam("offer_id")).execution_options(populate_existing=True)
+)
 
 
 def pending_offers_of_agent(session: Session, user_id: int) -> list[Offer]:
@@ -351,17 +394,24 @@ def pending_offers_of_agent(session: Session, user_id: int) -> list[Offer]:
     return list(session.scalars(query))
 
 
+_PENDING_OF_ITEM = select(Offer).where(
+    Offer.item_id == bindparam("item_id"), Offer.status == "pending"
+)
+_PENDING_OF_ITEMS = select(Offer.item_id, Offer.agent_id).where(
+    Offer.item_id.in_(bindparam("ids", expanding=True)), Offer.status == "pending"
+)
+
+
 def pending_offers_of_item(session: Session, item_id: int) -> list[Offer]:
-    query = select(Offer).where(Offer.item_id == item_id, Offer.status == "pending")
-    return list(session.scalars(query))
+    return list(session.scalars(_PENDING_OF_ITEM, {"item_id": item_id}))
 
 
 def pending_offers(session: Session, item_ids: Sequence[int]) -> list[tuple[int, int]]:
     """(item_id, agent_id) of every pending offer of these items."""
-    query = select(Offer.item_id, Offer.agent_id).where(
-        Offer.item_id.in_(item_ids), Offer.status == "pending"
-    )
-    return [(int(i), int(a)) for i, a in session.execute(query)]
+    if not item_ids:
+        return []
+    rows = session.execute(_PENDING_OF_ITEMS, {"ids": list(item_ids)})
+    return [(int(i), int(a)) for i, a in rows]
 
 
 def all_pending_offers(session: Session) -> list[tuple[int, int]]:
