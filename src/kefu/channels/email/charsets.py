@@ -83,7 +83,7 @@ def guess_decode(data: bytes, fallback: str = "cp1252") -> str:
 
 def unescape_surrogates(value: str) -> str:
     """A header holding raw 8-bit bytes (read with surrogateescape) as readable text."""
-    if not any("\udc80" <= c <= "\udcff" for c in value):
+    if value.isascii() or not any("\udc80" <= c <= "\udcff" for c in value):
         return value
     return guess_decode(value.encode("utf-8", errors="surrogateescape"))
 
@@ -97,7 +97,10 @@ def decode_header(value: str | None) -> str:
     padding, unknown charsets, raw 8-bit bytes."""
     if not value:
         return ""
-    value = unescape_surrogates(str(value))
+    value = str(value)
+    if value.isascii() and "=?" not in value:  # most headers: nothing to decode
+        return value
+    value = unescape_surrogates(value)
     pieces: list[tuple[bytes | str, str | None]] = []
     pos = 0
     for match in _ENCODED_WORD.finditer(value):
