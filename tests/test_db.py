@@ -4,6 +4,7 @@ after commit and in commit order."""
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,12 +12,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import Column, MetaData, Table, create_engine, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from kefu.config import Settings
-from kefu.db import Ctx, Database, UTCDateTime, _WriteJob
+from kefu.db import Ctx, Database, JSONType, UTCDateTime, _WriteJob, read_json
 from kefu.events import Event, EventBus
 from kefu.kit.errors import Conflict
 from kefu.kit.time import FrozenClock
@@ -267,3 +268,28 @@ async def test_a_dropped_idle_postgresql_connection_is_replaced_before_use(
         with pytest.raises(OperationalError):  # recently used: not pinged, fails once
             _backend_pid(db)
         assert _backend_pid(db) != first  # and the pool was invalidated
+
+
+def test_json_columns_read_every_value_json_wrote(db: Database) -> None:
+    """orjson reads JSON columns; what it refuses (integers beyond 64 bits, NaN) still reads."""
+    table = Table("json_scratch", MetaData(), Column("id", Integer, primary_key=True))
+    table.append_column(Column("value", JSONType))
+    stored = {"big": 2**70, "text": "退款 refund", "list": [1, 2.5, None]}
+    if db.dialect == "sqlite":
+        stored["nan"] = float("nan")  # PostgreSQL refuses NaN in JSON
+    table.create(db.engine)
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(
+                table.insert(), [{"id": 1, "value": stored}, {"id": 2, "value": [1]}]
+            )
+        with db.engine.connect() as connection:
+            rows = dict(connection.execute(select(table.c.id, table.c.value)).all())
+    finally:
+        table.drop(db.engine)
+    assert rows[2] == [1]
+    assert rows[1]["big"] == 2**70
+    assert db.dialect != "sqlite" or math.isnan(rows[1]["nan"])
+    assert rows[1]["text"] == "退款 refund" and rows[1]["list"] == [1, 2.5, None]
+    assert read_json(b'{"a": [1, "x"]}') == {"a": [1, "x"]}  # the fast path
+    assert db.engine.dialect._json_deserializer is read_json

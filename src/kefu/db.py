@@ -12,6 +12,7 @@ transaction commits (see ``events.bus``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
+import orjson
 from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
@@ -118,6 +120,16 @@ def add_emit_hook(hook: Callable[[Ctx, Event], None]) -> None:
         EMIT_HOOKS.append(hook)
 
 
+def read_json(raw: str | bytes) -> Any:
+    """JSON columns (custom fields, settings, payloads) as orjson reads them, several times
+    faster than ``json`` on a page of tickets; what orjson refuses and ``json`` reads
+    (integers beyond 64 bits, NaN) falls back to ``json``, so every stored value still reads."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def normalise_url(url: str) -> str:
     """Plain ``postgresql://`` URLs use psycopg 3."""
     for prefix in ("postgresql://", "postgres://"):
@@ -134,7 +146,10 @@ def make_engine(url: str, settings: Settings, *, writer: bool = False) -> Engine
     url = normalise_url(url)
     if not is_sqlite(url):
         engine = create_engine(
-            url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            json_deserializer=read_json,
         )
         _ping_when_idle(engine)
         return engine
@@ -142,6 +157,7 @@ def make_engine(url: str, settings: Settings, *, writer: bool = False) -> Engine
     engine = create_engine(
         url,
         connect_args={"isolation_level": None, "check_same_thread": False, "timeout": 30},
+        json_deserializer=read_json,
         pool_size=settings.db_readers + 2,
         max_overflow=4,
     )
