@@ -79,7 +79,8 @@ def add_message(
         channel,
     )
     # The reply as it was written, not read back: the row holds exactly these values.
-    return message_reads(ctx, [Message(id=message_id, ticket_id=ticket.id, **values)])[0]
+    written = Message(id=message_id, ticket_id=ticket.id, **values)
+    return message_reads(ctx, [written], with_files=bool(data.attachment_ids))[0]
 
 
 def _reply_channel(ctx: Ctx, ticket: Ticket) -> str:
@@ -208,10 +209,14 @@ def _status_after_message(
 _MESSAGE_READS = TypeAdapter(list[MessageRead])
 
 
-def message_reads(ctx: Ctx, messages: Sequence[Message | repo.MessageRow]) -> list[MessageRead]:
+def message_reads(
+    ctx: Ctx, messages: Sequence[Message | repo.MessageRow], *, with_files: bool = True
+) -> list[MessageRead]:
+    """``with_files`` False: the caller knows the messages have no attachments."""
     users = repo.names_of_users(ctx.session, [m.author_user_id for m in messages])
     people = repo.names_of_customers(ctx.session, [m.author_customer_id for m in messages])
-    files = repo.attachments_of(ctx.session, [m.id for m in messages])
+    message_ids = [m.id for m in messages] if with_files else []
+    files = repo.attachments_of(ctx.session, message_ids)
     return _MESSAGE_READS.validate_python(
         [
             {
@@ -226,7 +231,7 @@ def message_reads(ctx: Ctx, messages: Sequence[Message | repo.MessageRow]) -> li
                 "delivery_status": m.delivery_status,
                 "delivery_error": m.delivery_error,
                 "external_id": m.external_id,
-                "attachments": [attachment_read(a) for a in files[m.id]],
+                "attachments": [attachment_read(a) for a in files.get(m.id, ())],
                 "created_at": m.created_at,
             }
             for m in messages

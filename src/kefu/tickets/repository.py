@@ -307,20 +307,27 @@ def move_messages(session: Session, message_ids: list[int], ticket_id: int) -> N
     )
 
 
+_NAMES_OF_USERS = select(User.id, User.name, User.email).where(
+    User.id.in_(bindparam("ids", expanding=True))
+)
+_NAMES_OF_CUSTOMERS = select(Customer.id, Customer.name).where(
+    Customer.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def names_of_users(session: Session, user_ids: Iterable[int | None]) -> dict[int, tuple[str, str]]:
     ids = {i for i in user_ids if i is not None}
     if not ids:
         return {}
-    stmt = select(User.id, User.name, User.email).where(User.id.in_(ids))
-    return {uid: (name, email) for uid, name, email in session.execute(stmt)}
+    rows = session.execute(_NAMES_OF_USERS, {"ids": list(ids)})
+    return {uid: (name, email) for uid, name, email in rows}
 
 
 def names_of_customers(session: Session, customer_ids: Iterable[int | None]) -> dict[int, str]:
     ids = {i for i in customer_ids if i is not None}
     if not ids:
         return {}
-    rows = session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(ids)))
-    return dict(rows.all())
+    return dict(session.execute(_NAMES_OF_CUSTOMERS, {"ids": list(ids)}).all())
 
 
 def insert_attachment(session: Session, values: dict[str, Any]) -> int:
@@ -360,10 +367,16 @@ def attachments_of(session: Session, message_ids: Iterable[int]) -> dict[int, li
     ids = set(message_ids)
     result: dict[int, list[Attachment]] = {i: [] for i in ids}
     if ids:
-        stmt = select(Attachment).where(Attachment.message_id.in_(ids)).order_by(Attachment.id)
-        for a in session.scalars(stmt):
+        for a in session.scalars(_ATTACHMENTS_OF, {"ids": list(ids)}):
             result[a.message_id or 0].append(a)
     return result
+
+
+_ATTACHMENTS_OF = (
+    select(Attachment)
+    .where(Attachment.message_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Attachment.id)
+)
 
 
 def attachments_by_id(session: Session, ids: Iterable[int]) -> dict[int, Attachment]:
