@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from tests.routing.conftest import Desk
 
+QUEUES = "/api/v1/routing/queues"
+
 
 async def test_ticket_of_a_routed_team_is_offered_and_accepting_assigns_it(desk: Desk) -> None:
     team = desk.people.team()
@@ -182,3 +184,21 @@ async def test_no_chat_is_offered_during_a_call_when_so_configured(desk: Desk) -
     await desk.call("POST", f"/api/v1/routing/items/{call['id']}/complete", agent)
     await desk.dispatch()
     assert (await desk.item(chat["id"]))["status"] == "assigned"
+
+
+async def test_a_changed_queue_reaches_the_dispatcher_while_its_items_do_not_reread_it(
+    desk: Desk,
+) -> None:
+    """Items that come and go leave their queue as the core knows it; the queue's own
+    change (its event) is read again and decides the next item."""
+    queue = await desk.queue(name="Chat")
+    agent = await desk.agent(capacity={"chat": 3, "voice": 1, "email": 0})
+    await desk.enqueue(queue_id=queue["id"], kind="chat", external_ref="before")
+    await desk.dispatch()
+    await desk.accept(agent, (await desk.offers(agent))[0]["id"])
+    await desk.call("PATCH", f"{QUEUES}/{queue['id']}", json={"auto_accept": True})
+    item = await desk.enqueue(queue_id=queue["id"], kind="chat", external_ref="after")
+    await desk.dispatch()
+    assert await desk.offers(agent) == []
+    taken = await desk.item(item["id"])
+    assert (taken["status"], taken["agent_id"]) == ("assigned", agent.id)
