@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -293,3 +295,47 @@ def test_json_columns_read_every_value_json_wrote(db: Database) -> None:
     assert rows[1]["text"] == "退款 refund" and rows[1]["list"] == [1, 2.5, None]
     assert read_json(b'{"a": [1, "x"]}') == {"a": [1, "x"]}  # the fast path
     assert db.engine.dialect._json_deserializer is read_json
+
+
+def _hold_write_lock(path: str, seconds: float, taken: threading.Event) -> None:
+    """Another process's writer: SQLite's write lock held for a while, then released."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        taken.set()
+        time.sleep(seconds)
+        other.execute("COMMIT")
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("gives_up", [False, True])
+async def test_a_sqlite_writer_waits_for_another_process_lock(
+    db: Database, monkeypatch: pytest.MonkeyPatch, gives_up: bool
+) -> None:
+    """While another process holds the write lock the writer keeps trying (every half
+    millisecond, not SQLite's sleeps of up to 100 ms) and writes once it is free; it gives
+    up with SQLite's own error only after ``LOCK_WAIT_S``."""
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL has row locks, not one write lock")
+    monkeypatch.setattr("kefu.db.LOCK_WAIT_S", 0.05 if gives_up else 30.0)
+    taken = threading.Event()
+    holder = threading.Thread(
+        target=_hold_write_lock, args=(db.engine.url.database, 0.4, taken), daemon=True
+    )
+    holder.start()
+    assert taken.wait(10)
+    try:
+        if gives_up:
+            with pytest.raises(OperationalError, match="locked"):
+                await db.write(add_note, "late")
+        else:
+            assert await db.write(add_note, "waited") == "waited"
+    finally:
+        holder.join(10)
+    assert names(db) == ([] if gives_up else ["waited"])
+
+    def busy_timeout(ctx: Ctx) -> int:
+        return int(ctx.session.execute(text("PRAGMA busy_timeout")).scalar_one())
+
+    assert await db.write(busy_timeout) == (50 if gives_up else 30_000)  # set back after BEGIN

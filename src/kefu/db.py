@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ import orjson
 from sqlalchemy import JSON, DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -38,6 +39,8 @@ from kefu.kit.time import Clock, SystemClock, as_utc
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY_S = 0.2  # SQLite: how often the WAL is copied into the database file
 PING_AFTER_IDLE_S = 5.0  # PostgreSQL: a pooled connection idle this long is pinged first
+LOCK_WAIT_S = 30.0  # SQLite: longest wait for the write lock another process holds
+LOCK_POLL_S = 0.0005  # SQLite: how often a waiting writer tries the lock again
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -163,7 +166,6 @@ def make_engine(url: str, settings: Settings, *, writer: bool = False) -> Engine
     )
     # Writers take the lock up front (IMMEDIATE): a deferred transaction that reads and then
     # writes fails with SQLITE_BUSY when another process committed in between.
-    begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -172,7 +174,7 @@ def make_engine(url: str, settings: Settings, *, writer: bool = False) -> Engine
             "journal_mode=WAL",
             "synchronous=NORMAL",
             "foreign_keys=ON",
-            "busy_timeout=30000",
+            f"busy_timeout={int(LOCK_WAIT_S * 1000)}",
             "cache_size=-65536",
             "mmap_size=268435456",
             "temp_store=MEMORY",
@@ -182,9 +184,33 @@ def make_engine(url: str, settings: Settings, *, writer: bool = False) -> Engine
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin_sql)
+        if writer:
+            _begin_immediate(conn.connection.dbapi_connection)
+        else:
+            conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _begin_immediate(dbapi_conn: Any) -> None:
+    """Take SQLite's write lock, polling every half millisecond while another process holds
+    it. SQLite's own busy handler sleeps 1, 2, 5 ... 100 ms between tries, and a holder with
+    more work queued takes the lock straight back: with two processes writing, the lock sat
+    idle while this writer slept (bench.email: p99 0.5-1 s; polled, 0.12-0.15 s)."""
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    # As SQLAlchemy reports it (the writer retries database errors alone).
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+                time.sleep(LOCK_POLL_S)
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_S * 1000)}")
 
 
 def _ping_when_idle(engine: Engine) -> None:
