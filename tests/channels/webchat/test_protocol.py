@@ -94,7 +94,8 @@ async def test_a_dropped_connection_resumes_with_nothing_lost_or_repeated(
     first = await visitor.say("one")
     await visitor.say("two")
     ticket_id, session = first["ticket_id"], visitor.session
-    seen = max(f["seq"] for f in visitor.seen if f["type"] == "message")
+    # The ack may come before the message's own frame: wait for the frame of "two".
+    seen = (await visitor.expect("message", lambda f: f["text"] == "two"))["seq"]
     await visitor.close()
     for text in ("reply a", "reply b", "reply c"):  # the visitor is away
         await reply(http, agent, ticket_id, text)
