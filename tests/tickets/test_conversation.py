@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -9,8 +10,13 @@ import pytest
 from fastapi import FastAPI
 
 from kefu.config import Settings
+from kefu.db import Ctx
+from kefu.kit.errors import Conflict, NotFound
 from kefu.kit.time import FrozenClock
 from kefu.main import create_app
+from kefu.runtime import Runtime
+from kefu.tickets import conversation
+from kefu.tickets import service as tickets
 from tests.conftest import Actor, People, create_ticket
 
 API = "/api/v1/tickets"
@@ -250,3 +256,61 @@ async def test_message_event_is_published(
         "channel": "email",
     }
     assert seen[0]["author_type"] == "customer"
+
+
+async def test_a_reply_that_changes_nothing_else_still_moves_updated_at(
+    client: httpx.AsyncClient, agent: Actor, clock: FrozenClock
+) -> None:
+    """The second reply and a customer's message on an open ticket write only
+    ``updated_at`` (without loading the ticket): the ticket shows when it last moved."""
+    ticket = await create_ticket(client, agent)
+    await post(client, agent, ticket["id"], body="First answer")
+    version = (await ticket_of(client, agent, ticket["id"]))["version"]
+    for author in ("agent", "customer"):
+        clock.advance(minutes=7)
+        assert (await post(client, agent, ticket["id"], body="More", author_type=author)).is_success
+        after = await ticket_of(client, agent, ticket["id"])
+        assert after["updated_at"] == iso(clock)
+        assert (after["status"], after["version"]) == ("open", version)
+
+
+async def test_a_message_keeps_the_ticket_loaded_in_its_transaction_current(
+    client: httpx.AsyncClient, agent: Actor, runtime: Runtime, clock: FrozenClock
+) -> None:
+    ticket = await create_ticket(client, agent)
+    clock.advance(minutes=3)
+
+    def job(ctx: Ctx) -> tuple[datetime, str]:
+        loaded = tickets.load_ticket(ctx, None, ticket["id"])
+        conversation.record_customer_message(
+            ctx,
+            ticket["id"],
+            channel="api",
+            body_text="hello",
+            body_html="<p>hello</p>",
+            external_id=None,
+            attachment_ids=[],
+        )
+        head = tickets.ticket_head(ctx, None, ticket["id"], write=True)
+        return loaded.updated_at, head.status
+
+    updated_at, status = runtime.db.run_write(job)
+    assert updated_at == clock.now()
+    assert status == "new"
+    assert (await ticket_of(client, agent, ticket["id"]))["updated_at"] == iso(clock)
+
+
+async def test_the_head_of_a_hidden_or_closed_ticket_is_refused_as_load_ticket_is(
+    client: httpx.AsyncClient, agent: Actor, runtime: Runtime
+) -> None:
+    ticket = await create_ticket(client, agent)
+    await client.patch(f"{API}/{ticket['id']}", json={"status": "closed"}, headers=agent.headers)
+
+    def head(ctx: Ctx, ticket_id: int, write: bool) -> str:
+        return tickets.ticket_head(ctx, None, ticket_id, write=write).status
+
+    assert runtime.db.run_write(head, ticket["id"], False) == "closed"
+    with pytest.raises(Conflict):
+        runtime.db.run_write(head, ticket["id"], True)
+    with pytest.raises(NotFound):
+        runtime.db.run_write(head, 10**9, False)

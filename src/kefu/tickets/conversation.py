@@ -28,11 +28,14 @@ from kefu.tickets.schemas import (
 )
 from kefu.tickets.service import (
     Change,
+    TicketHead,
     apply_status,
     load_ticket,
     message_bodies,
     record_changes,
     require_visible,
+    ticket_head,
+    touch_ticket,
 )
 
 # A customer writing again wakes a ticket that was waiting on them or solved.
@@ -42,18 +45,18 @@ _REOPENED_BY_CUSTOMER = (Status.pending, Status.solved, Status.on_hold)
 def add_message(
     ctx: Ctx, actor: Principal | None, ticket_id: int, data: MessageCreate
 ) -> MessageRead:
-    ticket = load_ticket(ctx, actor, ticket_id, write=True)
+    head = ticket_head(ctx, actor, ticket_id, write=True)
     from_customer = data.author_type == "customer" or actor is None
     if data.status is not None and from_customer:
         raise invalid(["body", "status"], "only an agent's message can set the status")
     body_text, body_html = message_bodies(data.body, data.body_html)
-    channel = data.channel or _reply_channel(ctx, ticket)
+    channel = data.channel or _reply_channel(ctx, head)
     outbound = not from_customer and data.visibility is Visibility.public and can_send(channel)
     values: dict[str, object] = {
         "visibility": data.visibility,
         "author_type": AuthorType.customer if from_customer else AuthorType.agent,
         "author_user_id": None if from_customer or actor is None else actor.user_id,
-        "author_customer_id": ticket.requester_id if from_customer else None,
+        "author_customer_id": head.requester_id if from_customer else None,
         "channel": channel,
         "body_text": body_text,
         "body_html": body_html,
@@ -64,35 +67,52 @@ def add_message(
         else None,
         "created_at": ctx.now(),
     }
-    message_id = _insert(ctx, ticket, values)
-    attach_uploads(ctx, actor, data.attachment_ids, ticket.id, message_id)
+    message_id = _insert(ctx, head.id, values)
+    attach_uploads(ctx, actor, data.attachment_ids, head.id, message_id)
     if outbound:
         # Queued with the message in one transaction: it is sent if and only if it exists.
         outbox.enqueue(ctx, "channel.send", {"message_id": message_id}, key=f"message:{message_id}")
-    _after_message(ctx, actor, ticket, _status_after_message(ctx, ticket, data, from_customer))
+    if _may_change_status(head, data, from_customer):
+        ticket = load_ticket(ctx, actor, head.id, write=True)
+        _after_message(ctx, actor, ticket, _status_after_message(ctx, ticket, data, from_customer))
+    else:
+        touch_ticket(ctx, head.id)
     _announce(
         ctx,
-        ticket.id,
+        head.id,
         message_id,
         "customer" if from_customer else "agent",
         data.visibility.value,
         channel,
     )
     # The reply as it was written, not read back: the row holds exactly these values.
-    written = Message(id=message_id, ticket_id=ticket.id, **values)
+    written = Message(id=message_id, ticket_id=head.id, **values)
     return message_reads(ctx, [written], with_files=bool(data.attachment_ids))[0]
 
 
-def _reply_channel(ctx: Ctx, ticket: Ticket) -> str:
+def _reply_channel(ctx: Ctx, ticket: Ticket | TicketHead) -> str:
     """Replies go out on the channel the customer last wrote on (a web form's by email)."""
     return reply_channel(repo.last_customer_channel(ctx.session, ticket.id) or ticket.channel)
 
 
-def _insert(ctx: Ctx, ticket: Ticket, values: dict[str, object]) -> int:
-    message_id = repo.insert_message(
-        ctx.session, {"ticket_id": ticket.id, "created_at": ctx.now(), **values}
+def _may_change_status(head: TicketHead, data: MessageCreate, from_customer: bool) -> bool:
+    """Whether ``_status_after_message`` can change anything: if not (most messages), the
+    ORM ticket is not loaded and only ``updated_at`` is written."""
+    if from_customer:
+        return Status(head.status) in _REOPENED_BY_CUSTOMER
+    public = data.visibility is Visibility.public
+    return (
+        data.status is not None
+        or (public and head.first_responded_at is None)
+        or (public and head.status == Status.new)
     )
-    repo.index_text(ctx.session, ticket.id, message_id, str(values.get("body_text", "")))
+
+
+def _insert(ctx: Ctx, ticket_id: int, values: dict[str, object]) -> int:
+    message_id = repo.insert_message(
+        ctx.session, {"ticket_id": ticket_id, "created_at": ctx.now(), **values}
+    )
+    repo.index_text(ctx.session, ticket_id, message_id, str(values.get("body_text", "")))
     return message_id
 
 
@@ -141,14 +161,14 @@ def record_customer_message(
     when it was waiting on the customer, announced. Automated mail (auto-replies, bounces)
     is kept but wakes nothing. ``attachment_ids``: the files ``record_uploads`` recorded for
     it in this unit of work."""
-    ticket = load_ticket(ctx, None, ticket_id, write=True)
+    head = ticket_head(ctx, None, ticket_id, write=True)
     message_id = _insert(
         ctx,
-        ticket,
+        head.id,
         {
             "visibility": Visibility.public,
             "author_type": AuthorType.customer,
-            "author_customer_id": ticket.requester_id,
+            "author_customer_id": head.requester_id,
             "channel": channel,
             "body_text": body_text,
             "body_html": body_html,
@@ -156,10 +176,13 @@ def record_customer_message(
             "external_id": external_id,
         },
     )
-    attach_recorded(ctx, attachment_ids, ticket.id, message_id)
-    reopen = not automated and Status(ticket.status) in _REOPENED_BY_CUSTOMER
-    _after_message(ctx, None, ticket, apply_status(ctx, ticket, Status.open) if reopen else [])
-    _announce(ctx, ticket.id, message_id, "customer", Visibility.public.value, channel, automated)
+    attach_recorded(ctx, attachment_ids, head.id, message_id)
+    if not automated and Status(head.status) in _REOPENED_BY_CUSTOMER:
+        ticket = load_ticket(ctx, None, head.id, write=True)
+        _after_message(ctx, None, ticket, apply_status(ctx, ticket, Status.open))
+    else:
+        touch_ticket(ctx, head.id)
+    _announce(ctx, head.id, message_id, "customer", Visibility.public.value, channel, automated)
     return message_id
 
 
@@ -178,7 +201,7 @@ def add_system_message(ctx: Ctx, ticket_id: int, body: str, visibility: Visibili
         "body_html": body_html,
         "delivery_status": DeliveryStatus.queued if outbound else None,
     }
-    message_id = _insert(ctx, ticket, values)
+    message_id = _insert(ctx, ticket.id, values)
     if outbound:
         outbox.enqueue(ctx, "channel.send", {"message_id": message_id}, key=f"message:{message_id}")
     _after_message(ctx, None, ticket, [])

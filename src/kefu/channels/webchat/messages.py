@@ -34,7 +34,7 @@ from kefu.kit.errors import NotFound, invalid
 from kefu.kit.files import StoredFile, path_for
 from kefu.outbox import service as outbox
 from kefu.tickets import service as tickets
-from kefu.tickets.models import Attachment, Ticket
+from kefu.tickets.models import Attachment
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def post_message(
     files = _files(ctx, c.id, upload_ids)
     result = channels.ingest(ctx, options.account, CHANNEL, "conversation", item, files)
     assert result.message_id is not None
-    ticket = tickets.load_ticket(ctx, None, result.ticket_id)
+    ticket = tickets.ticket_head(ctx, None, result.ticket_id)
     now = ctx.now()
     seq = repo.number_visitor_message(
         ctx.session, c.id, now, ticket.id, ticket.requester_id, language
@@ -104,7 +104,7 @@ def number_reply(ctx: Ctx, ticket_id: int, message_id: int, to: str) -> list[tup
     conversation shows replies in the order they were written even when the outbox sends
     them concurrently. A visitor who does not get it within the delay gets a transcript by
     email (``TRANSCRIPT_KIND``)."""
-    ticket = tickets.load_ticket(ctx, None, ticket_id)
+    ticket = tickets.ticket_head(ctx, None, ticket_id)
     numbered = []
     for c in _conversations_for_reply(ctx, ticket_id, to):
         ids = repo.replies_to_number(ctx.session, c.id, ticket_id, message_id)
@@ -119,7 +119,9 @@ def number_reply(ctx: Ctx, ticket_id: int, message_id: int, to: str) -> list[tup
     return numbered
 
 
-def _number_replies(ctx: Ctx, c: Conversation, ticket: Ticket, ids: list[int]) -> dict[int, int]:
+def _number_replies(
+    ctx: Ctx, c: Conversation, ticket: tickets.TicketHead, ids: list[int]
+) -> dict[int, int]:
     rows = {r.id: r for r in repo.reply_rows(ctx.session, ids)}
     shown = repo.files_of(ctx.session, ids)
     delay = transcript_delay_s(repo.account_settings(ctx.session, c.account_id)) if c.email else 0
@@ -157,7 +159,7 @@ def _conversations_for_reply(ctx: Ctx, ticket_id: int, to: str) -> list[Conversa
 def _announce(
     ctx: Ctx,
     c: Conversation,
-    ticket: Ticket,
+    ticket: tickets.TicketHead,
     seq: int,
     message_id: int,
     author_user_id: int | None,
