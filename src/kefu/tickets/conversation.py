@@ -372,6 +372,29 @@ def set_delivery(
     )
 
 
+_DELIVERY_ORDER = ("queued", "sent", "delivered", "read")
+
+
+def set_deliveries(ctx: Ctx, message_ids: Sequence[int], status: str) -> None:
+    """``set_delivery`` for many messages (a chat's receipts): one read and at most one
+    write for them all, and the same events. Messages that no longer exist are skipped."""
+    if not message_ids:
+        return
+    rank = _DELIVERY_ORDER.index(status)
+    found = {row[0]: row for row in repo.delivery_of(ctx.session, message_ids)}
+    moved = []
+    for message_id, ticket_id, current in (found[i] for i in message_ids if i in found):
+        now = status  # a status never goes backwards
+        if current in _DELIVERY_ORDER and _DELIVERY_ORDER.index(current) >= rank:
+            now = current
+        if now != current:
+            moved.append(message_id)
+        ctx.emit(
+            "message.delivery", ticket_id=ticket_id, message_id=message_id, status=now, error=None
+        )
+    repo.set_delivery_status(ctx.session, moved, status)
+
+
 def outbound_view(ctx: Ctx, message_id: int) -> OutboundView:
     """What a channel needs to send an agent's reply."""
     message = repo.get_message(ctx.session, message_id)

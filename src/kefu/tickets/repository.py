@@ -321,6 +321,40 @@ def get_message(session: Session, message_id: int) -> Message | None:
     return session.get(Message, message_id)
 
 
+_DELIVERY_OF = select(_messages.c.id, _messages.c.ticket_id, _messages.c.delivery_status).where(
+    _messages.c.id.in_(bindparam("ids", expanding=True))
+)
+_SET_DELIVERY = (
+    update(_messages)
+    .where(_messages.c.id.in_(bindparam("ids", expanding=True)))
+    .values(delivery_status=bindparam("status"))
+)
+
+
+def delivery_of(session: Session, message_ids: Sequence[int]) -> list[tuple[int, int, str | None]]:
+    """(id, ticket id, delivery status) of these messages, the session's objects' values
+    where it holds them."""
+    found = []
+    for row in session.execute(_DELIVERY_OF, {"ids": list(message_ids)}):
+        loaded = session.identity_map.get(session.identity_key(Message, row[0]))
+        status = loaded.delivery_status if isinstance(loaded, Message) else row[2]
+        found.append((int(row[0]), int(row[1]), status))
+    return found
+
+
+def set_delivery_status(session: Session, message_ids: Sequence[int], status: str) -> None:
+    """One statement for them all; a message the session holds is changed on its object."""
+    rest = []
+    for message_id in message_ids:
+        loaded = session.identity_map.get(session.identity_key(Message, message_id))
+        if isinstance(loaded, Message):
+            loaded.delivery_status = status
+        else:
+            rest.append(message_id)
+    if rest:
+        session.execute(_SET_DELIVERY, {"ids": rest, "status": status})
+
+
 MessageRow = Row[*tuple[Any, ...]]
 _MESSAGE_PAGE = (
     select(*_messages.c)

@@ -91,6 +91,26 @@ _REPLIES_TO_NUMBER = (
 )
 
 
+_RECEIPT_STATE = select(
+    _sessions.c.received_seq, _sessions.c.read_seq, _sessions.c.last_seq, _sessions.c.ticket_id
+).where(_sessions.c.id == bindparam("sid"))
+_SET_RECEIPTS = (
+    update(_sessions)
+    .where(_sessions.c.id == bindparam("sid"))
+    .values(received_seq=bindparam("received"), read_seq=bindparam("read"))
+)
+
+
+def receipt_state(session: Session, session_id: int) -> tuple[int, int, int, int | None] | None:
+    """(received up to, read up to, last number, ticket id) of a conversation."""
+    row = session.execute(_RECEIPT_STATE, {"sid": session_id}).first()
+    return None if row is None else (int(row[0]), int(row[1]), int(row[2]), row[3])
+
+
+def set_receipts(session: Session, session_id: int, received: int, read: int) -> None:
+    session.execute(_SET_RECEIPTS, {"sid": session_id, "received": received, "read": read})
+
+
 def conversation_row(session: Session, session_id: int) -> Any:
     return session.execute(_CONVERSATION_BY_ID, {"sid": session_id}).first()
 

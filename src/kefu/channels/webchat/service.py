@@ -6,6 +6,7 @@ before the first message. Messages themselves are numbered in ``messages``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -205,22 +206,36 @@ def set_profile(
 def visitor_saw(ctx: Ctx, session_id: int, seq: int, read: bool) -> int:
     """The widget received (or showed) the conversation up to ``seq``: agents' replies up to
     there are delivered (or read). Returns the new mark."""
-    s, _ = _session(ctx, session_id)
-    current = s.read_seq if read else s.received_seq
-    seq = min(seq, s.last_seq)
-    if seq <= current:
-        return current
-    status = "read" if read else "delivered"
-    ids = repo.message_ids_between(ctx.session, s.id, "agent", current, seq)
-    for message_id in ids:
-        conversation.set_delivery(ctx, message_id, status)
-    if read:
-        s.read_seq = seq
-        s.received_seq = max(s.received_seq, seq)
-        _announce_read(ctx, s, "customer", None, seq, ids)
-    else:
-        s.received_seq = seq
-    return seq
+    return visitor_marks(ctx, session_id, {read: seq})[read]
+
+
+def visitor_marks(ctx: Ctx, session_id: int, marks: Mapping[bool, int]) -> dict[bool, int]:
+    """``visitor_saw`` for both marks at once (read? -> up to which number), in one write
+    job: received first, then read. A mark at or below the stored one reads one row and
+    writes nothing. Returns the stored marks."""
+    state = repo.receipt_state(ctx.session, session_id)
+    if state is None:
+        raise NotFound("Web chat conversation", session_id)
+    received, read_seq, last_seq, ticket_id = state
+    stored: dict[bool, int] = {}
+    changed = False
+    for read, wanted in sorted(marks.items()):
+        current = read_seq if read else received
+        seq = min(wanted, last_seq)
+        if seq <= current:
+            stored[read] = current
+            continue
+        ids = repo.message_ids_between(ctx.session, session_id, "agent", current, seq)
+        conversation.set_deliveries(ctx, ids, "read" if read else "delivered")
+        if read:
+            read_seq, received = seq, max(received, seq)
+            _announce_read(ctx, ticket_id, session_id, "customer", None, seq, ids)
+        else:
+            received = seq
+        stored[read], changed = seq, True
+    if changed:
+        repo.set_receipts(ctx.session, session_id, received, read_seq)
+    return stored
 
 
 def agent_read(ctx: Ctx, actor: Principal, ticket_id: int) -> int:
@@ -234,21 +249,26 @@ def agent_read(ctx: Ctx, actor: Principal, ticket_id: int) -> int:
         if last <= s.agent_read_seq:
             continue
         ids = repo.message_ids_between(ctx.session, s.id, "customer", s.agent_read_seq, last)
-        for message_id in ids:
-            conversation.set_delivery(ctx, message_id, "read")
+        conversation.set_deliveries(ctx, ids, "read")
         s.agent_read_seq = last
-        _announce_read(ctx, s, "agent", actor.user_id, last, ids)
+        _announce_read(ctx, s.ticket_id, s.id, "agent", actor.user_id, last, ids)
         marked += len(ids)
     return marked
 
 
 def _announce_read(
-    ctx: Ctx, s: WebchatSession, reader: str, user_id: int | None, seq: int, ids: list[int]
+    ctx: Ctx,
+    ticket_id: int | None,
+    session_id: int,
+    reader: str,
+    user_id: int | None,
+    seq: int,
+    ids: list[int],
 ) -> None:
     ctx.emit(
         "message.read",
-        ticket_id=s.ticket_id,
-        session_id=s.id,
+        ticket_id=ticket_id,
+        session_id=session_id,
         reader=reader,
         user_id=user_id,
         seq=seq,

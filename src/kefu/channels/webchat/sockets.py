@@ -126,6 +126,7 @@ class VisitorSocket:
         self.bucket = TokenBucket(BURST, REFILL_PER_S)
         self.typing_at = 0.0
         self.marks: dict[bool, int] = {}  # read? -> the highest number the widget reported
+        self.stored: dict[bool, int] = {}  # read? -> the mark the last flush left stored
 
     async def run(self) -> None:
         writer = asyncio.create_task(drain(self.ws, self.conn))
@@ -305,13 +306,18 @@ class VisitorSocket:
             await self._flush_marks()
 
     async def _flush_marks(self) -> None:
-        """Receipts are written at most once a second per socket, however often sent."""
+        """Receipts are written at most once a second per socket, however often sent: both
+        marks in one write job, and none for marks no higher than what is stored already."""
         marks, self.marks = self.marks, {}
-        for read, seq in sorted(marks.items()):
-            try:
-                await self.runtime.db.write(service.visitor_saw, self.conn.session_id, seq, read)
-            except Exception:
-                log.exception("recording a web chat receipt failed")
+        new = {read: seq for read, seq in marks.items() if seq > self.stored.get(read, 0)}
+        if not new:
+            return
+        try:
+            stored = await self.runtime.db.write(service.visitor_marks, self.conn.session_id, new)
+        except Exception:
+            log.exception("recording a web chat receipt failed")
+            return
+        self.stored.update(stored)
 
 
 def _profile(view: service.SessionView | None, who: identities.Identity | None) -> dict[str, Any]:
