@@ -211,19 +211,23 @@ class Plan:
     files: list[tuple[str, str, str]]  # (filename, content type, sha256) to read from the store
 
 
-def plan_delivery(ctx: Ctx, box: SecretBox, message_id: int) -> Plan:
+def plan_delivery(ctx: Ctx, box: SecretBox, message_id: int, *, with_settings: bool = True) -> Plan:
+    """``with_settings`` False: the plan's ``settings`` are left empty for the caller to
+    fill (``send_message`` takes them from the process's account cache)."""
     view = conversation.outbound_view(ctx, message_id)
     adapter = adapter_for(view.channel)
     if adapter is None:
         raise RuntimeError(f"channel {view.channel} cannot send")
-    thread = service.thread_of(ctx, view.ticket_id)
+    thread = service.thread_row(ctx, view.ticket_id)
     if thread is not None and thread.channel == view.channel:
         account_id, to = thread.account_id, thread.remote
     else:
         account_id = service.default_account(ctx, view.channel)
         kinds = (adapter.identity_kind, *getattr(adapter, "address_kinds", ()))
         to = _address(ctx, view.requester_id, kinds)
-    settings = service.account_config(ctx, box, account_id).settings if account_id else {}
+    settings = {}
+    if account_id and with_settings:
+        settings = service.account_config(ctx, box, account_id).settings
     thread_data = dict(thread.data or {}) if thread else {}
     thread_data["reply_token"] = thread.reply_token if thread else None
     # what the reply answers, for channels that thread (email In-Reply-To)
@@ -255,7 +259,10 @@ def _address(ctx: Ctx, customer_id: int, kinds: tuple[str, ...]) -> str:
 
 async def send_message(runtime: Runtime, payload: dict[str, Any]) -> Delivered:
     message_id = int(payload["message_id"])
-    plan = await runtime.db.read(plan_delivery, secret_box(runtime), message_id)
+    box = secret_box(runtime)
+    plan = await runtime.db.read(plan_delivery, box, message_id, with_settings=False)
+    if plan.account_id:  # read and decrypted at most once per ACCOUNT_CACHE_S, not per send
+        plan = replace(plan, settings=(await account_config(runtime, plan.account_id)).settings)
     root = runtime.settings.attachments_dir
     attachments = [
         (name, ctype, path_for(root, sha).read_bytes()) for name, ctype, sha in plan.files

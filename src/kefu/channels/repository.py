@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from kefu.channels.models import ChannelAccount, ChannelThread
@@ -42,6 +42,22 @@ def insert_thread(session: Session, values: dict[str, Any]) -> None:
 
 def get_thread(session: Session, ticket_id: int) -> ChannelThread | None:
     return session.get(ChannelThread, ticket_id)
+
+
+_threads = table_of(ChannelThread)
+_THREAD_ROW = select(
+    _threads.c.channel,
+    _threads.c.account_id,
+    _threads.c.remote,
+    _threads.c.data,
+    _threads.c.reply_token,
+).where(_threads.c.ticket_id == bindparam("ticket_id"))
+
+
+def thread_row(session: Session, ticket_id: int) -> Any:
+    """(channel, account id, remote, data, reply token) of a ticket's thread: every reply
+    sent reads it."""
+    return session.execute(_THREAD_ROW, {"ticket_id": ticket_id}).first()
 
 
 def thread_by_token(session: Session, token: str) -> ChannelThread | None:

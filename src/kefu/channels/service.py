@@ -294,14 +294,22 @@ def thread_of(ctx: Ctx, ticket_id: int) -> ChannelThread | None:
     return repo.get_thread(ctx.session, ticket_id)
 
 
+def thread_row(ctx: Ctx, ticket_id: int) -> Any:
+    """``thread_of`` as a row (channel, account_id, remote, data, reply_token), not an ORM
+    object: what sending a reply reads."""
+    return repo.thread_row(ctx.session, ticket_id)
+
+
 def ticket_for_reply_token(ctx: Ctx, token: str) -> int | None:
     thread = repo.thread_by_token(ctx.session, token)
     return None if thread is None else thread.ticket_id
 
 
 def update_thread(ctx: Ctx, ticket_id: int, data: dict[str, Any]) -> None:
+    if not data:  # most sends (every chat reply) have nothing to add: not even a read
+        return
     thread = repo.get_thread(ctx.session, ticket_id)
-    if thread is not None and data:
+    if thread is not None:
         thread.data = {**(thread.data or {}), **data}
         thread.updated_at = ctx.now()
 

@@ -347,32 +347,34 @@ def ticket_answered_by(ctx: Ctx, channel: str, external_ids: list[str]) -> int |
     return repo.ticket_of_external_ids(ctx.session, channel, external_ids)
 
 
+_DELIVERY_ORDER = ("queued", "sent", "delivered", "read")
+
+
 def set_delivery(
     ctx: Ctx, message_id: int, status: str, external_id: str | None = None, error: str | None = None
 ) -> None:
-    message = repo.get_message(ctx.session, message_id)
-    if message is None:
+    found = repo.delivery_of(ctx.session, [message_id])  # one Core row, not the ORM message
+    if not found:
         raise NotFound("Message", message_id)
-    order = ["queued", "sent", "delivered", "read"]
-    current = message.delivery_status or ""
+    _, ticket_id, current = found[0]
+    current = current or ""
+    order = _DELIVERY_ORDER
     # Vendors report out of order (read before delivered); a status never goes backwards.
     if status in order and current in order and order.index(status) <= order.index(current):
         status = current
-    message.delivery_status = status
+    values: dict[str, Any] = {"delivery_status": status}
     if status == "failed":
-        message.delivery_error = (error or "")[:500] or None
+        values["delivery_error"] = (error or "")[:500] or None
     if external_id:
-        message.external_id = external_id
+        values["external_id"] = external_id
+    repo.update_message(ctx.session, message_id, values)
     ctx.emit(
         "message.delivery",
-        ticket_id=message.ticket_id,
-        message_id=message.id,
+        ticket_id=ticket_id,
+        message_id=message_id,
         status=status,
         error=error,
     )
-
-
-_DELIVERY_ORDER = ("queued", "sent", "delivered", "read")
 
 
 def set_deliveries(ctx: Ctx, message_ids: Sequence[int], status: str) -> None:
@@ -396,20 +398,18 @@ def set_deliveries(ctx: Ctx, message_ids: Sequence[int], status: str) -> None:
 
 
 def outbound_view(ctx: Ctx, message_id: int) -> OutboundView:
-    """What a channel needs to send an agent's reply."""
-    message = repo.get_message(ctx.session, message_id)
-    if message is None:
+    """What a channel needs to send an agent's reply (two Core reads: every reply sent)."""
+    row = repo.outbound_row(ctx.session, message_id)
+    if row is None:
         raise NotFound("Message", message_id)
-    ticket = repo.get_ticket(ctx.session, message.ticket_id)
-    assert ticket is not None
-    files = repo.attachments_of(ctx.session, [message.id])[message.id]
+    ticket_id, channel, text, html, requester_id, subject = row
     return OutboundView(
-        ticket_id=ticket.id,
-        message_id=message.id,
-        channel=message.channel,
-        requester_id=ticket.requester_id,
-        subject=ticket.subject,
-        text=message.body_text,
-        html=message.body_html,
-        attachments=[(a.filename, a.content_type, a.sha256) for a in files],
+        ticket_id=ticket_id,
+        message_id=message_id,
+        channel=channel,
+        requester_id=requester_id,
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=repo.files_to_send(ctx.session, message_id),
     )

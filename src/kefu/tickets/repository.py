@@ -321,6 +321,38 @@ def get_message(session: Session, message_id: int) -> Message | None:
     return session.get(Message, message_id)
 
 
+_OUTBOUND_ROW = (
+    select(
+        _messages.c.ticket_id,
+        _messages.c.channel,
+        _messages.c.body_text,
+        _messages.c.body_html,
+        _tickets.c.requester_id,
+        _tickets.c.subject,
+    )
+    .join(_tickets, _tickets.c.id == _messages.c.ticket_id)
+    .where(_messages.c.id == bindparam("message_id"))
+)
+_attachments = table_of(Attachment)
+_FILES_TO_SEND = (
+    select(_attachments.c.filename, _attachments.c.content_type, _attachments.c.sha256)
+    .where(_attachments.c.message_id == bindparam("message_id"))
+    .order_by(_attachments.c.id)
+)
+
+
+def outbound_row(session: Session, message_id: int) -> tuple[Any, ...] | None:
+    """(ticket id, channel, text, html, requester id, subject) of a message to send."""
+    row = session.execute(_OUTBOUND_ROW, {"message_id": message_id}).first()
+    return None if row is None else tuple(row)
+
+
+def files_to_send(session: Session, message_id: int) -> list[tuple[str, str, str]]:
+    """(filename, content type, sha256) of a message's attachments, in order."""
+    rows = session.execute(_FILES_TO_SEND, {"message_id": message_id})
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 _DELIVERY_OF = select(_messages.c.id, _messages.c.ticket_id, _messages.c.delivery_status).where(
     _messages.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -340,6 +372,29 @@ def delivery_of(session: Session, message_ids: Sequence[int]) -> list[tuple[int,
         status = loaded.delivery_status if isinstance(loaded, Message) else row[2]
         found.append((int(row[0]), int(row[1]), status))
     return found
+
+
+_UPDATE_MESSAGE: dict[tuple[str, ...], Any] = {}
+
+
+def update_message(session: Session, message_id: int, values: dict[str, Any]) -> None:
+    """Set these columns of a message: on the session's object when it holds one, else in
+    one statement (built once per set of columns)."""
+    loaded = session.identity_map.get(session.identity_key(Message, message_id))
+    if isinstance(loaded, Message):
+        for name, value in values.items():
+            setattr(loaded, name, value)
+        return
+    names = tuple(sorted(values))
+    stmt = _UPDATE_MESSAGE.get(names)
+    if stmt is None:
+        stmt = _UPDATE_MESSAGE[names] = (
+            update(_messages)
+            .where(_messages.c.id == bindparam("message_id"))
+            .values({name: bindparam(f"v_{name}") for name in names})
+        )
+    params = {f"v_{name}": value for name, value in values.items()}
+    session.execute(stmt, {"message_id": message_id, **params})
 
 
 def set_delivery_status(session: Session, message_ids: Sequence[int], status: str) -> None:

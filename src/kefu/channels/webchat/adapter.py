@@ -5,7 +5,8 @@ visitor's open sockets (a widget that is closed gets it when it reconnects).
 
 The outbox is what guarantees it; it is not what makes it fast. The hub numbers a reply as
 soon as its ``message.created`` event is published (``ChatHub._number_now``), and the
-outbox's later ``send`` finds it numbered (numbering is idempotent) and only records it.
+outbox's later ``send`` finds it numbered (numbering is idempotent) and only records it:
+without a write when this process's hub saw the numbering committed (``ChatHub.numbered``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class WebchatAdapter:
     async def send(self, message: OutboundMessage, config: Mapping[str, Any]) -> SendResult:
         if self.hub is None:
             raise RuntimeError("web chat is not running in this process")
+        known = self.hub.numbered(message.message_id)
+        if known is not None:  # the hub numbered it when it was written (the usual case)
+            return SendResult(external_id=f"{known[0]}#{known[1]}", status="sent")
         try:
             numbered = await self.hub.runtime.db.write(
                 messages.number_reply, message.ticket_id, message.message_id, message.to

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
 AGENT_ACTIVE_S = 300.0  # an agent active this recently makes the chat "online"
 CATCH_UP_PAGE = 200
+NUMBERED_KEPT = 10_000  # replies remembered as numbered, for the outbox's send that follows
 
 
 @dataclass(eq=False)
@@ -88,6 +89,8 @@ class ChatHub:
         self._info: TTLCache[int, service.ChatInfo] = TTLCache(60.0)
         self._private_teams: set[int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # agents' replies seen numbered (committed): message id -> (conversation, number)
+        self._numbered: dict[int, tuple[str, int]] = {}
         self._loading = asyncio.Lock()
         bus = runtime.bus
         bus.subscribe("webchat.message", self._on_message)
@@ -222,6 +225,8 @@ class ChatHub:
     def _on_message(self, event: Event) -> None:
         data = event.payload
         session_id, seq, frame = int(data["session_id"]), int(data["seq"]), data["frame"]
+        if data.get("author") == "agent":
+            self._remember_numbered(int(data["message_id"]), str(data["conversation"]), seq)
         conns = self.visitors.get(session_id)
         if conns:
             text = self._visitor_text(str(data["conversation"]), frame)
@@ -233,6 +238,18 @@ class ChatHub:
                 self._spawn(self._to_agents_later(data))
             else:
                 self._to_agents(data, self._private_teams)
+
+    def _remember_numbered(self, message_id: int, conversation: str, seq: int) -> None:
+        if message_id in self._numbered:
+            return  # the first conversation's number, as ``number_reply`` returns it
+        if len(self._numbered) >= NUMBERED_KEPT:
+            del self._numbered[next(iter(self._numbered))]  # the oldest
+        self._numbered[message_id] = (conversation, seq)
+
+    def numbered(self, message_id: int) -> tuple[str, int] | None:
+        """(conversation, number) of an agent's reply this process saw numbered: its
+        numbering committed, so the outbox's send has nothing left to write."""
+        return self._numbered.get(message_id)
 
     def visitor_typing(self, conn: VisitorConn, on: bool) -> None:
         if conn.ticket_id is None:

@@ -1,0 +1,84 @@
+"""The outbox's send of an agent's chat reply, after the hub numbered it: no write left."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kefu.channels.base import OutboundMessage
+from kefu.channels.webchat import hub as hubs
+from kefu.channels.webchat.adapter import WebchatAdapter
+from kefu.channels.webchat.hub import ChatHub
+from kefu.db import Ctx
+from kefu.events import Event
+from kefu.runtime import Runtime
+from kefu.tickets import conversation
+from kefu.tickets.models import Message
+from tests.channels.webchat.test_receipt_writes import Chat
+
+
+def numbered(message_id: int, conversation: str, seq: int, author: str = "agent") -> Event:
+    frame = {"type": "message", "seq": seq, "id": message_id, "from": author}
+    payload = {"session_id": 1, "conversation": conversation, "seq": seq, "ticket_id": 5}
+    payload |= {"message_id": message_id, "author": author, "frame": frame}
+    return Event("webchat.message", payload)
+
+
+def outbound(message_id: int) -> OutboundMessage:
+    return OutboundMessage(5, message_id, "", "text", "<p>text</p>", "subject", [], {})
+
+
+async def test_a_reply_the_hub_saw_numbered_is_sent_without_a_write(
+    sync_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = ChatHub(sync_runtime)
+    adapter = WebchatAdapter()
+    adapter.hub = hub
+    writes: list[Any] = []
+
+    async def write(fn: Any, *args: Any) -> Any:
+        writes.append(fn)
+        return [("c-other", 1)]
+
+    monkeypatch.setattr(sync_runtime.db, "write", write)
+    hub._on_message(numbered(41, "c-abc", 7))
+    hub._on_message(numbered(41, "c-second", 3))  # a second conversation: the first is kept
+    hub._on_message(numbered(42, "c-abc", 8, author="customer"))
+    assert (await adapter.send(outbound(41), {})).external_id == "c-abc#7"
+    assert writes == []
+    assert (await adapter.send(outbound(42), {})).external_id == "c-other#1"  # not a reply
+    assert len(writes) == 1
+
+
+def test_the_hub_remembers_a_bounded_number_of_replies(
+    sync_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hubs, "NUMBERED_KEPT", 2)
+    hub = ChatHub(sync_runtime)
+    for message_id in (1, 2, 3):
+        hub._on_message(numbered(message_id, "c", message_id))
+    assert [hub.numbered(m) for m in (1, 2, 3)] == [None, ("c", 2), ("c", 3)]
+
+
+def test_set_delivery_keeps_a_message_loaded_in_its_transaction_current(
+    sync_runtime: Runtime,
+) -> None:
+    chat = Chat(sync_runtime, 1)
+    reply = chat.replies[0]
+
+    def job(ctx: Ctx) -> tuple[str | None, str | None]:
+        loaded = ctx.session.get(Message, reply)
+        assert loaded is not None
+        conversation.set_delivery(ctx, reply, "sent", external_id="c#2")
+        return loaded.delivery_status, loaded.external_id
+
+    assert sync_runtime.db.run_write(job) == ("sent", "c#2")
+
+    def stored(ctx: Ctx) -> tuple[str | None, str | None, str | None]:
+        conversation.set_delivery(ctx, reply, "failed", error="gone")
+        row = ctx.session.get(Message, reply)
+        assert row is not None
+        return row.delivery_status, row.delivery_error, row.external_id
+
+    assert sync_runtime.db.run_write(stored) == ("failed", "gone", "c#2")
