@@ -178,7 +178,17 @@ def get_tickets(session: Session, ids: Iterable[int]) -> dict[int, Ticket]:
 def team_is_private(session: Session, team_id: int | None) -> bool:
     if team_id is None:
         return False
-    return bool(session.scalar(select(Team.private).where(Team.id == team_id)))
+    return bool(session.execute(_TEAM_PRIVATE, {"team_id": team_id}).scalar())
+
+
+def team_name(session: Session, team_id: int) -> str | None:
+    """The team's name, None if there is no such team."""
+    found = session.execute(_TEAM_NAME, {"team_id": team_id}).scalar()
+    return None if found is None else str(found)
+
+
+_TEAM_PRIVATE = select(Team.__table__.c.private).where(Team.__table__.c.id == bindparam("team_id"))
+_TEAM_NAME = select(Team.__table__.c.name).where(Team.__table__.c.id == bindparam("team_id"))
 
 
 _tickets = table_of(Ticket)

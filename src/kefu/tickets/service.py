@@ -356,7 +356,13 @@ def create_ticket(
         requester_id, requester_name, email = resolve_requester(ctx, data.requester)
     else:
         requester_id, requester_name, email = requester.id, requester.name, requester.email
-    assignee_name, team_name = accounts.describe_assignment(ctx, data.assignee_id, data.team_id)
+    if data.assignee_id is None and data.team_id is not None:
+        # a channel's new ticket for its team (every chat's first message): one Core read
+        assignee_name, team_name = None, repo.team_name(ctx.session, data.team_id)
+        if team_name is None:
+            raise invalid(["body", "team_id"], f"no team with id {data.team_id}")
+    else:
+        assignee_name, team_name = accounts.describe_assignment(ctx, data.assignee_id, data.team_id)
     custom = fields.clean_values(ctx, "ticket", data.custom_fields, "custom_fields")
     custom = {k: v for k, v in custom.items() if v is not None}
     if data.status is Status.solved:
