@@ -6,15 +6,19 @@ from typing import Any
 
 import pytest
 
+from kefu.accounts import service as accounts
 from kefu.channels.base import OutboundMessage
 from kefu.channels.webchat import hub as hubs
+from kefu.channels.webchat import messages
+from kefu.channels.webchat import repository as webchat_repo
 from kefu.channels.webchat.adapter import WebchatAdapter
 from kefu.channels.webchat.hub import ChatHub
-from kefu.db import Ctx
+from kefu.db import Ctx, add_emit_hook
 from kefu.events import Event
 from kefu.runtime import Runtime
 from kefu.tickets import conversation
 from kefu.tickets.models import Message
+from kefu.tickets.schemas import MessageCreate
 from tests.channels.webchat.test_receipt_writes import Chat
 
 
@@ -82,3 +86,44 @@ def test_set_delivery_keeps_a_message_loaded_in_its_transaction_current(
         return row.delivery_status, row.delivery_error, row.external_id
 
     assert sync_runtime.db.run_write(stored) == ("failed", "gone", "c#2")
+
+
+def test_an_agents_reply_is_numbered_in_the_transaction_that_writes_it(
+    sync_runtime: Runtime,
+) -> None:
+    """With the hook the app installs: no hub job and no outbox needed for the visitor."""
+    runtime = sync_runtime
+    add_emit_hook(messages.number_on_write)  # as webchat's ``api.install`` does
+    chat = Chat(runtime, 0)
+    principal = runtime.db.run_read(accounts.principal_for_user, chat.agent_id)
+    published: list[Event] = []
+    runtime.bus.subscribe("webchat.message", published.append)
+    data = MessageCreate(body="on it")
+    reply = runtime.db.run_write(conversation.add_message, principal, chat.ticket_id, data)
+
+    def seq(ctx: Ctx) -> int | None:
+        return webchat_repo.event_seq_by_message(ctx.session, chat.session_id, reply.id)
+
+    assert runtime.db.run_read(seq) == 2
+    assert [(e.payload["message_id"], e.payload["seq"]) for e in published] == [(reply.id, 2)]
+    note = MessageCreate(body="internal", visibility="note")
+    runtime.db.run_write(conversation.add_message, principal, chat.ticket_id, note)
+    assert len(published) == 1  # a note is not shown to the visitor
+
+
+async def test_the_hub_does_not_number_again_what_its_transaction_numbered(
+    sync_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = ChatHub(sync_runtime)
+    writes: list[Any] = []
+
+    async def write(fn: Any, *args: Any) -> Any:
+        writes.append(args)
+        return []
+
+    monkeypatch.setattr(sync_runtime.db, "write", write)
+    hub._on_message(numbered(41, "c-abc", 7))
+    await hub._number_now(5, 41)
+    assert writes == []
+    await hub._number_now(5, 43)  # not seen numbered: the hub numbers it
+    assert writes == [(5, 43, "")]

@@ -44,6 +44,7 @@ class Chat:
             accounts.create_user,
             UserCreate(email="ann@example.com", name="Ann", role="agent", password="x" * 12),
         )
+        self.agent_id = user.id
         principal = db.run_read(accounts.principal_for_user, user.id)
         self.replies: list[int] = []
         for n in range(replies):

@@ -23,10 +23,11 @@ from fastapi import (
 )
 from fastapi.responses import FileResponse, JSONResponse
 
-from kefu.channels.webchat import service, sockets, tasks
+from kefu.channels.webchat import messages, service, sockets, tasks
 from kefu.channels.webchat.adapter import ADAPTER
 from kefu.channels.webchat.hub import ChatHub
 from kefu.channels.webchat.strings import widget_strings
+from kefu.db import add_emit_hook
 from kefu.kit.errors import DomainError, NotFound
 from kefu.kit.files import path_for, store
 from kefu.kit.http import problem_response
@@ -145,6 +146,7 @@ def install(app: FastAPI, runtime: Runtime) -> ChatHub:
     """Routes, the process's hub (the adapter sends through it) and the transcript task."""
     hub = ChatHub(runtime)
     app.state.webchat = hub
+    add_emit_hook(messages.number_on_write)
     ADAPTER.hub = hub
     app.include_router(router)
     tasks.register()

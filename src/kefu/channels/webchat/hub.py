@@ -392,7 +392,11 @@ class ChatHub:
 
     async def _number_now(self, ticket_id: int, message_id: int) -> None:
         """Number an agent's reply at once, rather than when the outbox gets to it: the
-        outbox still sends it (durably, idempotently) and records its delivery."""
+        outbox still sends it (durably, idempotently) and records its delivery. Nothing to
+        do when its own transaction numbered it (``messages.number_on_write``): its
+        ``webchat.message`` was published with its ``message.created``, before this runs."""
+        if message_id in self._numbered:
+            return
         try:
             await self.runtime.db.write(messages.number_reply, ticket_id, message_id, "")
         except NotFound:

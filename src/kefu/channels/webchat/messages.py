@@ -30,6 +30,7 @@ from kefu.channels.webchat.service import (
 )
 from kefu.channels.webchat.strings import text
 from kefu.db import Ctx
+from kefu.events import Event
 from kefu.kit.errors import NotFound, invalid
 from kefu.kit.files import StoredFile, path_for
 from kefu.outbox import service as outbox
@@ -104,9 +105,33 @@ def number_reply(ctx: Ctx, ticket_id: int, message_id: int, to: str) -> list[tup
     conversation shows replies in the order they were written even when the outbox sends
     them concurrently. A visitor who does not get it within the delay gets a transcript by
     email (``TRANSCRIPT_KIND``)."""
+    return _number_into(ctx, ticket_id, message_id, _conversations_for_reply(ctx, ticket_id, to))
+
+
+def number_on_write(ctx: Ctx, event: Event) -> None:
+    """Emit hook (``api.install``): an agent's public web chat reply is numbered in the
+    transaction that writes it, so it reaches the visitor when that commits rather than
+    after another write job. A ticket with no conversation of its own (a merged one) is
+    left to the outbox, which addresses the reply."""
+    if event.name != "message.created":
+        return
+    data = event.payload
+    if data.get("channel") != CHANNEL or data.get("author_type") != "agent":
+        return
+    if data.get("visibility") != "public":
+        return
+    ticket_id = int(data["ticket_id"])
+    found = [Conversation.of(r) for r in repo.conversations_of_ticket(ctx.session, ticket_id)]
+    if found:
+        _number_into(ctx, ticket_id, int(data["message_id"]), found)
+
+
+def _number_into(
+    ctx: Ctx, ticket_id: int, message_id: int, conversations: list[Conversation]
+) -> list[tuple[str, int]]:
     ticket = tickets.ticket_head(ctx, None, ticket_id)
     numbered = []
-    for c in _conversations_for_reply(ctx, ticket_id, to):
+    for c in conversations:
         ids = repo.replies_to_number(ctx.session, c.id, ticket_id, message_id)
         if message_id not in ids:
             seq = repo.event_seq_by_message(ctx.session, c.id, message_id)
