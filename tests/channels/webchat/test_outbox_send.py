@@ -17,6 +17,7 @@ from kefu.db import Ctx, add_emit_hook
 from kefu.events import Event
 from kefu.runtime import Runtime
 from kefu.tickets import conversation
+from kefu.tickets.attachments import record_upload
 from kefu.tickets.models import Message
 from kefu.tickets.schemas import MessageCreate
 from tests.channels.webchat.test_receipt_writes import Chat
@@ -127,3 +128,28 @@ async def test_the_hub_does_not_number_again_what_its_transaction_numbered(
     assert writes == []
     await hub._number_now(5, 43)  # not seen numbered: the hub numbers it
     assert writes == [(5, 43, "")]
+
+
+def test_a_numbered_reply_shows_its_files_in_order(sync_runtime: Runtime) -> None:
+    runtime = sync_runtime
+    add_emit_hook(messages.number_on_write)
+    chat = Chat(runtime, 0)
+    principal = runtime.db.run_read(accounts.principal_for_user, chat.agent_id)
+    published: list[Event] = []
+    runtime.bus.subscribe("webchat.message", published.append)
+    uploads = [
+        runtime.db.run_write(record_upload, principal, name, "text/plain", size, "ab" * 32)
+        for name, size in (("b.txt", 3), ("a.txt", 5))
+    ]
+    ids = [u.id for u in uploads]
+    with_files = MessageCreate(body="two files", attachment_ids=ids)
+    runtime.db.run_write(conversation.add_message, principal, chat.ticket_id, with_files)
+    runtime.db.run_write(
+        conversation.add_message, principal, chat.ticket_id, MessageCreate(body="x")
+    )
+    first, second = (e.payload["frame"] for e in published)
+    assert [(f["id"], f["name"], f["size"]) for f in first["files"]] == [
+        (ids[0], "b.txt", 3),
+        (ids[1], "a.txt", 5),
+    ]
+    assert (first["text"], first["author"], second["files"]) == ("two files", "Ann", [])

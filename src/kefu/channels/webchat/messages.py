@@ -11,9 +11,10 @@ pushes it to its sockets of that conversation. Statements here are Core (see
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from kefu.channels import service as channels
 from kefu.channels.base import InboundMessage
@@ -99,13 +100,30 @@ def _files(ctx: Ctx, session_id: int, upload_ids: list[int]) -> list[tuple[str, 
     return files
 
 
+class TicketRef(NamedTuple):
+    """What announcing a numbered message says of its ticket."""
+
+    id: int
+    team_id: int | None
+    assignee_id: int | None
+
+
 def number_reply(ctx: Ctx, ticket_id: int, message_id: int, to: str) -> list[tuple[str, int]]:
     """An agent's reply joins every web chat conversation on its ticket; returns
     (conversation, number) pairs. Earlier replies not numbered yet are numbered first, so a
     conversation shows replies in the order they were written even when the outbox sends
     them concurrently. A visitor who does not get it within the delay gets a transcript by
     email (``TRANSCRIPT_KIND``)."""
-    return _number_into(ctx, ticket_id, message_id, _conversations_for_reply(ctx, ticket_id, to))
+    rows = repo.conversations_with_ticket(ctx.session, ticket_id)
+    if rows:
+        return _number_into(ctx, _ticket_of(rows[0]), message_id, rows)
+    head = tickets.ticket_head(ctx, None, ticket_id)
+    ticket = TicketRef(head.id, head.team_id, head.assignee_id)
+    return _number_into(ctx, ticket, message_id, _conversations_for_reply(ctx, ticket_id, to))
+
+
+def _ticket_of(row: Any) -> TicketRef:
+    return TicketRef(row.ticket_id, row.ticket_team_id, row.ticket_assignee_id)
 
 
 def number_on_write(ctx: Ctx, event: Event) -> None:
@@ -120,19 +138,19 @@ def number_on_write(ctx: Ctx, event: Event) -> None:
         return
     if data.get("visibility") != "public":
         return
-    ticket_id = int(data["ticket_id"])
-    found = [Conversation.of(r) for r in repo.conversations_of_ticket(ctx.session, ticket_id)]
-    if found:
-        _number_into(ctx, ticket_id, int(data["message_id"]), found)
+    rows = repo.conversations_with_ticket(ctx.session, int(data["ticket_id"]))
+    if rows:
+        _number_into(ctx, _ticket_of(rows[0]), int(data["message_id"]), rows)
 
 
 def _number_into(
-    ctx: Ctx, ticket_id: int, message_id: int, conversations: list[Conversation]
+    ctx: Ctx, ticket: TicketRef, message_id: int, conversations: Sequence[Any]
 ) -> list[tuple[str, int]]:
-    ticket = tickets.ticket_head(ctx, None, ticket_id)
+    """``conversations``: ``Conversation`` objects or rows with their fields."""
     numbered = []
-    for c in conversations:
-        ids = repo.replies_to_number(ctx.session, c.id, ticket_id, message_id)
+    for row in conversations:
+        c = row if isinstance(row, Conversation) else Conversation.of(row)
+        ids = repo.replies_to_number(ctx.session, c.id, ticket.id, message_id)
         if message_id not in ids:
             seq = repo.event_seq_by_message(ctx.session, c.id, message_id)
             if seq is not None:  # numbered already (the outbox retried the send)
@@ -144,11 +162,8 @@ def _number_into(
     return numbered
 
 
-def _number_replies(
-    ctx: Ctx, c: Conversation, ticket: tickets.TicketHead, ids: list[int]
-) -> dict[int, int]:
-    rows = {r.id: r for r in repo.reply_rows(ctx.session, ids)}
-    shown = repo.files_of(ctx.session, ids)
+def _number_replies(ctx: Ctx, c: Conversation, ticket: TicketRef, ids: list[int]) -> dict[int, int]:
+    rows, shown = repo.reply_rows_with_files(ctx.session, ids)
     delay = transcript_delay_s(repo.account_settings(ctx.session, c.account_id)) if c.email else 0
     seqs = {}
     for message_id in ids:
@@ -184,7 +199,7 @@ def _conversations_for_reply(ctx: Ctx, ticket_id: int, to: str) -> list[Conversa
 def _announce(
     ctx: Ctx,
     c: Conversation,
-    ticket: tickets.TicketHead,
+    ticket: TicketRef | tickets.TicketHead,
     seq: int,
     message_id: int,
     author_user_id: int | None,
@@ -226,7 +241,7 @@ def _frame(
     body: str,
     at: datetime,
     client_id: str | None,
-    files: dict[int, list[Attachment]],
+    files: Mapping[int, Sequence[Attachment | repo.FileRef]],
 ) -> dict[str, Any]:
     return {
         "type": "message",

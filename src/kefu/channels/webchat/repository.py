@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from kefu.accounts.models import User
 from kefu.channels.models import ChannelAccount
 from kefu.channels.webchat.models import WebchatEvent, WebchatSession, WebchatUpload
 from kefu.db import table_of
-from kefu.tickets.models import Attachment, Message
+from kefu.tickets.models import Attachment, Message, Ticket
 
 _sessions, _events = table_of(WebchatSession), table_of(WebchatEvent)
 CONVERSATION_FIELDS = (
@@ -64,6 +64,26 @@ _REPLY_ROWS = (
     .outerjoin(User, User.id == Message.author_user_id)
     .where(Message.id.in_(bindparam("ids", expanding=True)))
 )
+_attachments = table_of(Attachment)
+_users = table_of(User)
+# A reply as it is numbered, with its files (usually none) in the same statement.
+_REPLY_ROWS_WITH_FILES = (
+    select(
+        Message.id,
+        Message.body_text,
+        Message.created_at,
+        Message.author_user_id,
+        User.name,
+        _attachments.c.id.label("file_id"),
+        _attachments.c.filename,
+        _attachments.c.content_type,
+        _attachments.c.size,
+    )
+    .outerjoin(User, User.id == Message.author_user_id)
+    .outerjoin(_attachments, _attachments.c.message_id == Message.id)
+    .where(Message.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Message.id, _attachments.c.id)
+)
 _FILES_OF = (
     select(Attachment)
     .where(Attachment.message_id.in_(bindparam("ids", expanding=True)))
@@ -109,6 +129,49 @@ def receipt_state(session: Session, session_id: int) -> tuple[int, int, int, int
 
 def set_receipts(session: Session, session_id: int, received: int, read: int) -> None:
     session.execute(_SET_RECEIPTS, {"sid": session_id, "received": received, "read": read})
+
+
+class FileRef(NamedTuple):
+    """An attachment as a frame shows it."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+
+
+def reply_rows_with_files(
+    session: Session, message_ids: Sequence[int]
+) -> tuple[dict[int, Any], dict[int, list[FileRef]]]:
+    """``reply_rows`` by id and ``files_of``, in one statement."""
+    rows: dict[int, Any] = {}
+    files: dict[int, list[FileRef]] = {}
+    for r in session.execute(_REPLY_ROWS_WITH_FILES, {"ids": list(message_ids)}):
+        rows.setdefault(r.id, r)
+        if r.file_id is not None:
+            files.setdefault(r.id, []).append(
+                FileRef(r.file_id, r.filename, r.content_type, r.size)
+            )
+    return rows, files
+
+
+_tickets = table_of(Ticket)
+_CONVERSATIONS_WITH_TICKET = (
+    select(
+        *(_sessions.c[name] for name in CONVERSATION_FIELDS),
+        _tickets.c.team_id.label("ticket_team_id"),
+        _tickets.c.assignee_id.label("ticket_assignee_id"),
+    )
+    .join(_tickets, _tickets.c.id == _sessions.c.ticket_id)
+    .where(_sessions.c.ticket_id == bindparam("ticket_id"))
+    .order_by(_sessions.c.id)
+)
+
+
+def conversations_with_ticket(session: Session, ticket_id: int) -> Sequence[Any]:
+    """``conversations_of_ticket`` with the ticket's ``ticket_team_id`` and
+    ``ticket_assignee_id`` on each row: what numbering a reply reads, in one statement."""
+    return session.execute(_CONVERSATIONS_WITH_TICKET, {"ticket_id": ticket_id}).all()
 
 
 def conversation_row(session: Session, session_id: int) -> Any:
