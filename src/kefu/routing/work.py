@@ -159,8 +159,8 @@ def enqueue_ticket(ctx: Ctx, ticket_id: int, queue_id: int | None = None) -> Wor
     """Route a ticket (by its team's queue unless one is named); None if none serves it."""
     # The bare ticket decides: this runs after every ticket created with a team and every
     # status change, and the read model (``tickets.get_ticket``, six queries) is built only
-    # for a ticket that goes into a queue (``enqueue_work``).
-    ticket = tickets.load_ticket(ctx, None, ticket_id)
+    # for a ticket that goes into a queue (``enqueue_work``). Its head is one Core row.
+    ticket = tickets.ticket_head(ctx, None, ticket_id)
     if ticket.status not in ROUTABLE or ticket.assignee_id is not None:
         return None
     if queue_id is None:
