@@ -12,7 +12,7 @@ from kefu.channels.webchat import hub as hubs
 from kefu.channels.webchat import messages
 from kefu.channels.webchat import repository as webchat_repo
 from kefu.channels.webchat.adapter import WebchatAdapter
-from kefu.channels.webchat.hub import ChatHub
+from kefu.channels.webchat.hub import ChatHub, VisitorConn
 from kefu.db import Ctx, add_emit_hook
 from kefu.events import Event
 from kefu.runtime import Runtime
@@ -153,3 +153,20 @@ def test_a_numbered_reply_shows_its_files_in_order(sync_runtime: Runtime) -> Non
         (ids[1], "a.txt", 5),
     ]
     assert (first["text"], first["author"], second["files"]) == ("two files", "Ann", [])
+
+
+def test_a_conversation_just_created_empty_is_not_read_back_on_attach(
+    sync_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = ChatHub(sync_runtime)
+    reads: list[Any] = []
+    monkeypatch.setattr(hub, "_spawn", lambda coro: (reads.append(coro), coro.close()))
+    empty, posted = VisitorConn(), VisitorConn()
+    hub.attach(empty, 1, "c-empty", 0, stored=0)  # the pre-chat form created it
+    assert reads == [] and not empty.syncing
+    event = numbered(9, "c-empty", 1, author="customer")
+    event.payload["session_id"] = 1
+    hub._on_message(event)
+    assert empty.last_seq == 1 and empty.queue.qsize() == 1  # pushed at once, in order
+    hub.attach(posted, 2, "c-posted", 0, stored=1)  # its first message: read it back
+    assert len(reads) == 1 and posted.syncing

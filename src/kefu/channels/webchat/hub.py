@@ -163,12 +163,22 @@ class ChatHub:
         return f"/api/v1/webchat/files/{public_id}/{attachment_id}/{sig}"
 
     # -- visitors ----------------------------------------------------------------------------
-    def attach(self, conn: VisitorConn, session_id: int, public_id: str, since: int) -> None:
+    def attach(
+        self,
+        conn: VisitorConn,
+        session_id: int,
+        public_id: str,
+        since: int,
+        stored: int | None = None,
+    ) -> None:
         """Follow a conversation from number ``since`` on: what is stored is read now,
-        what is announced meanwhile waits behind it."""
+        what is announced meanwhile waits behind it. ``stored``: the conversation's last
+        number, when the caller knows nothing can have been numbered since it read it (a
+        conversation its own write just created): no read when that is not past ``since``."""
         conn.session_id, conn.public_id, conn.last_seq = session_id, public_id, since
         self.visitors.setdefault(session_id, set()).add(conn)
-        self._catch_up(conn)
+        if stored is None or stored > since:
+            self._catch_up(conn)
 
     def detach(self, conn: VisitorConn) -> None:
         conns = self.visitors.get(conn.session_id)

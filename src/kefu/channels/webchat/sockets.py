@@ -269,7 +269,8 @@ class VisitorSocket:
         self.conn.push(
             dumps({"type": "session", "session": view.token, "conversation": view.public_id})
         )
-        self.hub.attach(self.conn, view.id, view.public_id, 0)
+        # Created by this write: its last number is all there is (the pre-chat form: none).
+        self.hub.attach(self.conn, view.id, view.public_id, 0, stored=view.last_seq)
 
     async def _write(self, fn: Any, *args: Any, client_id: str | None = None) -> Any:
         """Run a write; its refusal becomes an error frame (the widget keeps the message)."""
