@@ -3,6 +3,7 @@ stored, a status that never goes backwards, the same events as one message at a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -139,10 +140,15 @@ async def test_a_socket_flushes_both_marks_in_one_write_and_skips_stored_ones() 
     socket = sockets.VisitorSocket.__new__(sockets.VisitorSocket)
     socket.runtime = SimpleNamespace(db=FakeDb())  # type: ignore[assignment]
     socket.conn = VisitorConn(session_id=7)
-    socket.marks, socket.stored = {}, {}
+    socket.marks, socket.stored, socket.marker = {}, {}, None
     socket._mark(4, False)
+    timer = socket.marker
+    assert timer is not None  # the first mark sets the flush's timer; the next ones wait
     socket._mark(3, True)
     socket._mark(2, False)  # lower than the received mark already reported: kept at 4
+    assert socket.marker is timer
+    timer.cancel()
+    socket.marker = None
     await socket._flush_marks()
     assert calls == [{False: 4, True: 3}]
     await socket._flush_marks()  # nothing reported since
@@ -155,3 +161,26 @@ async def test_a_socket_flushes_both_marks_in_one_write_and_skips_stored_ones() 
     socket._mark(5, False)  # below what was asked, not above what is stored (5)
     await socket._flush_marks()
     assert calls == [{False: 4, True: 3}, {False: 9}]
+    assert socket.marker is not None
+    socket.marker.cancel()
+
+
+async def test_a_socket_flushes_its_marks_a_moment_after_the_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[bool, int]] = []
+
+    class FakeDb:
+        async def write(self, fn: Any, session_id: int, marks: dict[bool, int]) -> Any:
+            calls.append(dict(marks))
+            return dict(marks)
+
+    monkeypatch.setattr(sockets, "MARK_EVERY_S", 0.05)
+    socket = sockets.VisitorSocket.__new__(sockets.VisitorSocket)
+    socket.runtime = SimpleNamespace(db=FakeDb())  # type: ignore[assignment]
+    socket.conn = VisitorConn(session_id=7)
+    socket.marks, socket.stored, socket.marker = {}, {}, None
+    socket._mark(1, False)
+    socket._mark(2, False)
+    await asyncio.sleep(0.2)
+    assert calls == [{False: 2}] and socket.marker is None  # no timer left running

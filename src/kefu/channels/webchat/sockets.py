@@ -127,10 +127,10 @@ class VisitorSocket:
         self.typing_at = 0.0
         self.marks: dict[bool, int] = {}  # read? -> the highest number the widget reported
         self.stored: dict[bool, int] = {}  # read? -> the mark the last flush left stored
+        self.marker: asyncio.Task[None] | None = None  # the flush a reported mark waits for
 
     async def run(self) -> None:
         writer = asyncio.create_task(drain(self.ws, self.conn))
-        marker = asyncio.create_task(self._mark_periodically())
         try:
             await self._start()
             while True:
@@ -139,7 +139,8 @@ class VisitorSocket:
             pass
         finally:
             self.hub.detach(self.conn)
-            marker.cancel()
+            if self.marker is not None:
+                self.marker.cancel()
             await self._flush_marks()
             self.conn.close()
             await writer
@@ -300,11 +301,13 @@ class VisitorSocket:
     def _mark(self, seq: int, read: bool) -> None:
         if self.conn.session_id:
             self.marks[read] = max(seq, self.marks.get(read, 0))
+            if self.marker is None:  # a socket with nothing to report sets no timer
+                self.marker = asyncio.create_task(self._flush_later())
 
-    async def _mark_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(MARK_EVERY_S)
-            await self._flush_marks()
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(MARK_EVERY_S)
+        self.marker = None
+        await self._flush_marks()
 
     async def _flush_marks(self) -> None:
         """Receipts are written at most once a second per socket, however often sent: both
