@@ -14,6 +14,7 @@ from kefu.db import Ctx
 from kefu.kit.errors import Conflict, NotFound
 from kefu.kit.time import FrozenClock
 from kefu.main import create_app
+from kefu.outbox import service as outbox
 from kefu.runtime import Runtime
 from kefu.tickets import conversation
 from kefu.tickets import service as tickets
@@ -314,3 +315,24 @@ async def test_the_head_of_a_hidden_or_closed_ticket_is_refused_as_load_ticket_i
         runtime.db.run_write(head, ticket["id"], True)
     with pytest.raises(NotFound):
         runtime.db.run_write(head, 10**9, False)
+
+
+async def test_a_reply_taking_a_deleted_messages_id_is_still_sent(
+    client: httpx.AsyncClient, runtime: Runtime, agent: Actor, people: People
+) -> None:
+    """SQLite gives a new row the id of the highest one deleted: a reply that takes a
+    deleted reply's id must be queued afresh, not matched to the old send's key."""
+    admin = people.user("admin")
+    gone = await create_ticket(client, agent, channel="email", subject="Spam")
+    other = await create_ticket(client, agent, channel="email", subject="Real")
+    old = (await post(client, agent, gone["id"], body="Thanks!")).json()
+    old_item = await runtime.db.read(outbox.item_for_key, tickets.message_key(old["id"]))
+    assert old_item is not None
+    deleted = await client.delete(f"{API}/{gone['id']}", headers=admin.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert await runtime.db.read(outbox.item_for_key, tickets.message_key(old["id"])) is None
+    new = (await post(client, agent, other["id"], body="On its way.")).json()
+    if runtime.db.dialect == "sqlite":
+        assert new["id"] == old["id"]  # the id was reused
+    new_item = await runtime.db.read(outbox.item_for_key, tickets.message_key(new["id"]))
+    assert new_item is not None and new_item != old_item

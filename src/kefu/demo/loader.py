@@ -304,7 +304,7 @@ def _ticket(ctx: Ctx, clock: FrozenClock, ids: _Ids, plan: TicketPlan) -> int:
 def _delivered_in_the_story(ctx: Ctx, message_id: int) -> None:
     """The story's replies reached the customer when they were written; queued, they would
     all go out (to made-up addresses) when kefu serve starts."""
-    item_id = outbox.item_for_key(ctx, f"message:{message_id}")
+    item_id = outbox.item_for_key(ctx, tickets.message_key(message_id))
     if item_id is not None:
         outbox.mark_sent(ctx, item_id)
     conversation.set_delivery(ctx, message_id, DeliveryStatus.delivered)

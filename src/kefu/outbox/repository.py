@@ -53,6 +53,11 @@ def id_for_key(session: Session, key: str) -> int | None:
     return session.execute(_ID_FOR_KEY, {"key": key}).scalar()
 
 
+def release_keys(session: Session, keys: Sequence[str]) -> None:
+    if keys:
+        session.execute(update(_outbox).where(_outbox.c.key.in_(list(keys))).values(key=None))
+
+
 def due(
     session: Session, now: datetime, kinds: Sequence[str], limit: int
 ) -> list[tuple[int, str, dict[str, Any], int]]:

@@ -66,6 +66,14 @@ def item_for_key(ctx: Ctx, key: str) -> int | None:
     return repo.id_for_key(ctx.session, key)
 
 
+def forget_keys(ctx: Ctx, keys: Sequence[str]) -> None:
+    """The rows these keys name are gone (a deleted ticket's messages): their items keep
+    their history (and a send in flight its row) but no longer hold the keys, so a row that
+    takes a reused id (SQLite reuses the highest) is queued afresh instead of matching the
+    old key and never being sent."""
+    repo.release_keys(ctx.session, keys)
+
+
 def claim_due(
     ctx: Ctx, kinds: Sequence[str], limit: int = 50
 ) -> list[tuple[int, str, dict[str, Any], int]]:

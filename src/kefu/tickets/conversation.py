@@ -32,6 +32,7 @@ from kefu.tickets.service import (
     apply_status,
     load_ticket,
     message_bodies,
+    message_key,
     record_changes,
     require_visible,
     ticket_head,
@@ -71,7 +72,7 @@ def add_message(
     attach_uploads(ctx, actor, data.attachment_ids, head.id, message_id)
     if outbound:
         # Queued with the message in one transaction: it is sent if and only if it exists.
-        outbox.enqueue(ctx, "channel.send", {"message_id": message_id}, key=f"message:{message_id}")
+        outbox.enqueue(ctx, "channel.send", {"message_id": message_id}, key=message_key(message_id))
     if _may_change_status(head, data, from_customer):
         ticket = load_ticket(ctx, actor, head.id, write=True)
         _after_message(ctx, actor, ticket, _status_after_message(ctx, ticket, data, from_customer))
@@ -203,7 +204,7 @@ def add_system_message(ctx: Ctx, ticket_id: int, body: str, visibility: Visibili
     }
     message_id = _insert(ctx, ticket.id, values)
     if outbound:
-        outbox.enqueue(ctx, "channel.send", {"message_id": message_id}, key=f"message:{message_id}")
+        outbox.enqueue(ctx, "channel.send", {"message_id": message_id}, key=message_key(message_id))
     _after_message(ctx, None, ticket, [])
     _announce(ctx, ticket.id, message_id, "system", visibility.value, channel)
     return message_id

@@ -23,6 +23,7 @@ from kefu.kit.html import html_to_text, sanitize_html, text_to_html
 from kefu.kit.pagination import cursor_int, decode_cursor, encode_cursor
 from kefu.kit.text import base_subject
 from kefu.kit.time import as_utc
+from kefu.outbox import service as outbox
 from kefu.security.permissions import Principal, Role, can_see_ticket
 from kefu.sla import service as sla
 from kefu.tickets import list_repository as lists
@@ -679,8 +680,15 @@ def _require_fields_to_solve(ctx: Ctx, values: dict[str, Any]) -> None:
 
 
 # -- delete, bulk, customers ---------------------------------------------------------------
+def message_key(message_id: int) -> str:
+    """The outbox key of a message's send: queued once however often it is asked."""
+    return f"message:{message_id}"
+
+
 def delete_ticket(ctx: Ctx, actor: Principal | None, ticket_id: int) -> None:
     load_ticket(ctx, actor, ticket_id)
+    message_ids = repo.message_ids_of(ctx.session, ticket_id)
+    outbox.forget_keys(ctx, [message_key(m) for m in message_ids])
     repo.delete_ticket(ctx.session, ticket_id)
     ctx.emit("ticket.deleted", ticket_id=ticket_id, actor_id=actor_of(actor)[1])
 
