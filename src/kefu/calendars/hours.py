@@ -14,6 +14,7 @@ time inside working spans.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -46,15 +47,15 @@ class Closed(ValueError):
     """The calendar has no working time after the instant asked about."""
 
 
-class TimeScale:
+class TimeScale(ABC):
     """What an SLA needs of a notion of time: add and measure, with pauses taken out.
     Subclasses provide the pause-free ``_add`` and ``_between``."""
 
-    def _add(self, start: datetime, amount: timedelta) -> datetime:
-        raise NotImplementedError
+    @abstractmethod
+    def _add(self, start: datetime, amount: timedelta) -> datetime: ...
 
-    def _between(self, start: datetime, end: datetime) -> timedelta:
-        raise NotImplementedError
+    @abstractmethod
+    def _between(self, start: datetime, end: datetime) -> timedelta: ...
 
     def add(self, start: datetime, amount: timedelta, pauses: Sequence[Pause] = ()) -> datetime:
         """The instant at which ``amount`` of working time, not counting pauses, has passed

@@ -104,9 +104,12 @@ def get_offer(ctx: Ctx, actor: Principal, offer_id: int) -> OfferRead:
 
 
 def work_read(ctx: Ctx, item: WorkItem) -> WorkRead:
-    offered = item.status == "offered"
-    pending = repo.pending_offers_of_item(ctx.session, item.id) if offered else []
-    queue = repo.get_queue(ctx.session, item.queue_id) if pending else None  # for the cards
+    pending = repo.pending_offers_of_item(ctx.session, item.id) if item.status == "offered" else []
+    cards: list[OfferRead] = []
+    if pending:  # the cards show the queue
+        queue = repo.get_queue(ctx.session, item.queue_id)
+        assert queue is not None
+        cards = [offer_read(ctx, o, item, queue) for o in pending]
     return WorkRead(
         id=item.id,
         queue_id=item.queue_id,
@@ -129,7 +132,7 @@ def work_read(ctx: Ctx, item: WorkItem) -> WorkRead:
         ended_at=item.ended_at,
         end_reason=item.end_reason,
         wait_s=item.wait_s,
-        offers=[offer_read(ctx, o, item, queue) for o in pending if queue is not None],
+        offers=cards,
         ring=sorted(o.agent_id for o in pending),
     )
 

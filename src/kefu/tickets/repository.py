@@ -604,9 +604,10 @@ def delete_obj(session: Session, obj: Any) -> None:
     session.flush()
 
 
-def delete_ticket(session: Session, ticket_id: int) -> None:
+def delete_ticket(session: Session, ticket_id: int, message_ids: Sequence[int]) -> None:
+    """``message_ids``: the ticket's messages (``message_ids_of``), which go with it."""
     if session.get_bind().dialect.name == "sqlite":
-        rowids = [-ticket_id, *message_ids_of(session, ticket_id)]
+        rowids = [-ticket_id, *message_ids]
         session.execute(text("DELETE FROM ticket_fts WHERE rowid = :r"), [{"r": r} for r in rowids])
     session.execute(
         update(Ticket).where(Ticket.merged_into_id == ticket_id).values(merged_into_id=None)

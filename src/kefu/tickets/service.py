@@ -689,7 +689,7 @@ def delete_ticket(ctx: Ctx, actor: Principal | None, ticket_id: int) -> None:
     load_ticket(ctx, actor, ticket_id)
     message_ids = repo.message_ids_of(ctx.session, ticket_id)
     outbox.forget_keys(ctx, [message_key(m) for m in message_ids])
-    repo.delete_ticket(ctx.session, ticket_id)
+    repo.delete_ticket(ctx.session, ticket_id, message_ids)
     ctx.emit("ticket.deleted", ticket_id=ticket_id, actor_id=actor_of(actor)[1])
 
 
