@@ -6,7 +6,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
+from kefu.db import Database
 from kefu.outbox import service
 
 if TYPE_CHECKING:
@@ -19,7 +21,9 @@ Handler = Callable[
     ["Runtime", dict[str, Any]], Awaitable[dict[str, Any] | service.Delivered | None]
 ]
 HANDLERS: dict[str, Handler] = {}
+_rounds: WeakKeyDictionary[Database, asyncio.Lock] = WeakKeyDictionary()
 TASK_NAME = "outbox.deliver"
+CLAIM_BATCH = 50
 
 
 def register(kind: str, handler: Handler) -> None:
@@ -27,13 +31,27 @@ def register(kind: str, handler: Handler) -> None:
 
 
 async def deliver_due(runtime: Runtime) -> None:
+    """Claim and deliver due items until a claim finds none. (That last claim also waits
+    behind the writes the round's events started, such as a failed send's message marked
+    failed, so they are done when this returns.)"""
     if not HANDLERS:
         return
-    while True:
-        batch = await runtime.db.write(service.claim_due, sorted(HANDLERS), 50)
-        if not batch:
-            return
-        await asyncio.gather(*(_deliver(runtime, *item) for item in batch))
+    async with _round_lock(runtime):
+        while True:
+            batch = await runtime.db.write(service.claim_due, sorted(HANDLERS), CLAIM_BATCH)
+            if not batch:
+                return
+            await asyncio.gather(*(_deliver(runtime, *item) for item in batch))
+
+
+def _round_lock(runtime: Runtime) -> asyncio.Lock:
+    """One delivery round at a time in a process: a direct call (the CLI, a test) waits for
+    the scheduler's round in flight, so when it returns what was due has been delivered,
+    not merely claimed by the other round."""
+    lock = _rounds.get(runtime.db)
+    if lock is None:
+        lock = _rounds[runtime.db] = asyncio.Lock()
+    return lock
 
 
 async def _deliver(
