@@ -19,13 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from weakref import WeakKeyDictionary
 
 import anyio
 
 from kefu.channels import service
 from kefu.channels.base import (
+    ADAPTERS,
     ChannelAdapter,
     DeliveryUpdate,
     Inbound,
@@ -34,6 +35,7 @@ from kefu.channels.base import (
     MediaDownloader,
     OutboundMessage,
     SendRejected,
+    SendResult,
     adapter_for,
 )
 from kefu.channels.schemas import IngestResult
@@ -202,6 +204,14 @@ def apply_delivery_update(ctx: Ctx, channel: str, update: DeliveryUpdate) -> Non
 
 
 # -- outbound ----------------------------------------------------------------------------------
+class SettledSends(Protocol):
+    """An adapter that may have sent a reply before the outbox asks it to (web chat: the
+    reply reaches the visitor when it commits). ``settled_send`` returns that send's result
+    once, for the outbox's record, without the plan's reads; None when it did not."""
+
+    def settled_send(self, message_id: int) -> SendResult | None: ...
+
+
 @dataclass(frozen=True)
 class Plan:
     channel: str
@@ -259,6 +269,9 @@ def _address(ctx: Ctx, customer_id: int, kinds: tuple[str, ...]) -> str:
 
 async def send_message(runtime: Runtime, payload: dict[str, Any]) -> Delivered:
     message_id = int(payload["message_id"])
+    settled = _settled(message_id)
+    if settled is not None:  # nothing to plan, read or send: only the record to write
+        return _delivered(message_id, None, settled)
     box = secret_box(runtime)
     plan = await runtime.db.read(plan_delivery, box, message_id, with_settings=False)
     if plan.account_id:  # read and decrypted at most once per ACCOUNT_CACHE_S, not per send
@@ -270,10 +283,25 @@ async def send_message(runtime: Runtime, payload: dict[str, Any]) -> Delivered:
     adapter = adapter_for(plan.channel)
     assert adapter is not None
     result = await adapter.send(replace(plan.message, attachments=attachments), plan.settings)
+    return _delivered(message_id, plan.message.ticket_id, result)
+
+
+def _settled(message_id: int) -> SendResult | None:
+    """The result of a send an adapter has already made without the outbox (``SettledSends``:
+    web chat numbers an agent's reply in the transaction that writes it), else None."""
+    for adapter in ADAPTERS.values():
+        settled = getattr(adapter, "settled_send", None)  # SettledSends; no isinstance cost
+        result = settled(message_id) if settled is not None else None
+        if result is not None:
+            return result
+    return None
+
+
+def _delivered(message_id: int, ticket_id: int | None, result: SendResult) -> Delivered:
     record = partial(
         _sent,
         message_id=message_id,
-        ticket_id=plan.message.ticket_id,
+        ticket_id=ticket_id,
         status=result.status,
         external_id=result.external_id,
         thread=dict(result.thread or {}),
@@ -285,13 +313,14 @@ async def send_message(runtime: Runtime, payload: dict[str, Any]) -> Delivered:
 def _sent(
     ctx: Ctx,
     message_id: int,
-    ticket_id: int,
+    ticket_id: int | None,
     status: str,
     external_id: str | None,
     thread: dict[str, Any],
 ) -> None:
     conversation.set_delivery(ctx, message_id, status, external_id=external_id)
-    service.update_thread(ctx, ticket_id, thread)
+    if ticket_id is not None:
+        service.update_thread(ctx, ticket_id, thread)
 
 
 def mark_dead(runtime: Runtime) -> Any:

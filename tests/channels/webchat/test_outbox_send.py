@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 
 from kefu.accounts import service as accounts
+from kefu.channels import delivery
 from kefu.channels.base import OutboundMessage
 from kefu.channels.webchat import hub as hubs
 from kefu.channels.webchat import messages
 from kefu.channels.webchat import repository as webchat_repo
-from kefu.channels.webchat.adapter import WebchatAdapter
+from kefu.channels.webchat.adapter import ADAPTER, WebchatAdapter
 from kefu.channels.webchat.hub import ChatHub, VisitorConn
 from kefu.db import Ctx, add_emit_hook
 from kefu.events import Event
@@ -54,6 +55,44 @@ async def test_a_reply_the_hub_saw_numbered_is_sent_without_a_write(
     assert writes == []
     assert (await adapter.send(outbound(42), {})).external_id == "c-other#1"  # not a reply
     assert len(writes) == 1
+
+
+async def test_the_outbox_records_a_reply_the_hub_saw_numbered_without_planning_it(
+    sync_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = sync_runtime
+    chat = Chat(runtime, 1)
+    reply = chat.replies[0]
+    hub = ChatHub(runtime)
+    monkeypatch.setattr(ADAPTER, "hub", hub)
+    reads: list[Any] = []
+    read = runtime.db.read
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(fn)
+        return await read(fn, *args, **kwargs)
+
+    async def write(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return runtime.db.run_write(fn, *args, **kwargs)  # the test is the writer
+
+    monkeypatch.setattr(runtime.db, "read", counted)
+    monkeypatch.setattr(runtime.db, "write", write)
+    hub._on_message(numbered(reply, "c-abc", 2))
+    sent = await delivery.send_message(runtime, {"message_id": reply})
+    assert reads == []  # neither the message, its thread nor the account read
+    assert sent.result == {"external_id": "c-abc#2", "status": "sent"}
+    runtime.db.run_write(sent.record)
+
+    def stored(ctx: Ctx) -> tuple[str | None, str | None]:
+        row = ctx.session.get(Message, reply)
+        assert row is not None
+        return row.delivery_status, row.external_id
+
+    assert runtime.db.run_read(stored) == ("sent", "c-abc#2")
+    # asked again (a retry after the record failed): planned and sent as any other reply
+    again = await delivery.send_message(runtime, {"message_id": reply})
+    assert reads and again.result is not None
+    assert again.result["external_id"].endswith("#2")
 
 
 def test_the_hub_remembers_a_bounded_number_of_replies(

@@ -3,10 +3,12 @@ not a webhook; agents' replies go out through ``send``, called by the outbox: th
 numbered in its conversation and announced, and every process's hub pushes it to the
 visitor's open sockets (a widget that is closed gets it when it reconnects).
 
-The outbox is what guarantees it; it is not what makes it fast. The hub numbers a reply as
-soon as its ``message.created`` event is published (``ChatHub._number_now``), and the
-outbox's later ``send`` finds it numbered (numbering is idempotent) and only records it:
-without a write when this process's hub saw the numbering committed (``ChatHub.numbered``).
+The outbox is what guarantees it; it is not what makes it fast. A reply is numbered in the
+transaction that writes it (``messages.number_on_write``; else the hub numbers it as soon as
+its ``message.created`` is published, ``ChatHub._number_now``), and the outbox's later send
+only records it: without planning the send (no reads) when this process's hub saw the
+numbering committed (``settled_send``), else ``send`` numbers it (idempotent) or finds it
+numbered.
 """
 
 from __future__ import annotations
@@ -46,6 +48,17 @@ class WebchatAdapter:
         self, request: WebhookRequest, config: Mapping[str, Any]
     ) -> tuple[list[Any], WebhookReply]:
         raise ValueError("web chat messages arrive over the widget's WebSocket")
+
+    def settled_send(self, message_id: int) -> SendResult | None:
+        """The outbox's send of a reply this process saw numbered (``delivery.SettledSends``):
+        its result, taken once, without planning the send. A reply numbered elsewhere, or
+        asked about again (a retry), goes through ``send``."""
+        if self.hub is None:
+            return None
+        known = self.hub.take_numbered(message_id)
+        if known is None:
+            return None
+        return SendResult(external_id=f"{known[0]}#{known[1]}", status="sent")
 
     async def send(self, message: OutboundMessage, config: Mapping[str, Any]) -> SendResult:
         if self.hub is None:

@@ -261,6 +261,12 @@ class ChatHub:
         numbering committed, so the outbox's send has nothing left to write."""
         return self._numbered.get(message_id)
 
+    def take_numbered(self, message_id: int) -> tuple[str, int] | None:
+        """``numbered``, forgotten as it is answered: the outbox asks once per reply, and a
+        message id that SQLite hands out again (after a deletion) must not be taken for
+        this reply."""
+        return self._numbered.pop(message_id, None)
+
     def visitor_typing(self, conn: VisitorConn, on: bool) -> None:
         if conn.ticket_id is None:
             return
