@@ -51,6 +51,7 @@ class Scheduler:
         self.holder = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.tasks: dict[str, PeriodicTask] = {}
         self._running: list[asyncio.Task[None]] = []
+        self._stopping = False
         # task name -> when our lease on it runs out, as this process wrote it (runtime clock)
         self._held: dict[str, datetime] = {}
 
@@ -65,10 +66,12 @@ class Scheduler:
             task._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         for task in self.tasks.values():
             self._running.append(asyncio.create_task(self._loop(task), name=f"kefu:{task.name}"))
 
     async def stop(self) -> None:
+        self._stopping = True
         for running in self._running:
             running.cancel()
         for running in self._running:
@@ -105,7 +108,7 @@ class Scheduler:
         return True
 
     async def _loop(self, task: PeriodicTask) -> None:
-        while True:
+        while not self._stopping:
             task._wake.clear()  # before the run: a wake-up during it is not lost
             try:
                 await self.run_once(task.name)
@@ -113,5 +116,16 @@ class Scheduler:
                 raise
             except Exception:
                 log.exception("periodic task %s failed", task.name)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(task._wake.wait(), timeout=task.interval_s)
+            if not task._wake.is_set():
+                await _wait(task._wake, task.interval_s)
+
+
+async def _wait(event: asyncio.Event, timeout_s: float) -> None:
+    """Until the event is set or the time is up. Not ``asyncio.wait_for``: on Python 3.11 it
+    swallows a cancellation that arrives as the event is set, and ``stop`` then waited for a
+    loop that went on running."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait((waiter,), timeout=timeout_s)
+    finally:
+        waiter.cancel()
