@@ -12,9 +12,11 @@ import pytest
 from fastapi import FastAPI
 
 from kefu.config import Settings
+from kefu.db import Ctx
 from kefu.kit.pagination import encode_cursor
 from kefu.kit.time import FrozenClock
 from kefu.main import create_app
+from kefu.tickets import list_repository as lists
 from kefu.tickets.schemas import TicketPage
 from tests.conftest import Actor, People, create_ticket, define_field
 
@@ -415,3 +417,28 @@ async def test_the_list_is_the_json_of_its_model(client: httpx.AsyncClient, worl
         page = TicketPage.model_validate_json(response.content)
         assert page.items, params
         assert response.content == page.model_dump_json().encode()
+
+
+async def test_a_page_read_as_one_row_holds_every_column_as_its_own_row_would(
+    app: FastAPI, world: World
+) -> None:
+    """On SQLite a page travels as one JSON row (``lists._rows``): every column must come
+    back as the row-per-ticket read gives it, typed by its column (dates, booleans, JSON,
+    NULLs, Chinese text), and a list page keeps its sort order."""
+
+    def both(ctx: Ctx) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        statement = lists.summary_select(ctx.session.get_bind().dialect.name)
+        statement = statement.order_by(lists._tickets.c.id)
+        packed = [dict(row) for row in lists._rows(ctx.session, statement, {})]
+        plain = [dict(r) for r in ctx.session.connection().execute(statement).mappings()]
+        return packed, plain
+
+    packed, plain = app.state.runtime.db.run_read(both)
+    assert len(plain) == len(SPECS)
+    assert packed == plain
+    assert [type(v) for v in packed[0].values()] == [type(v) for v in plain[0].values()]
+    assert any(row["custom_fields"] for row in packed) and any(row["tags"] for row in packed)
+    page = app.state.runtime.db.run_read(
+        lambda ctx: lists.list_page(ctx.session, lists.Criteria(), "-updated_at", None, 200)
+    )
+    assert [row["id"] for row in page] == order_of(world, "-updated_at")

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
 from kefu.accounts import service as accounts
 from kefu.customers import service as customers
 from kefu.customers.models import Customer
@@ -176,7 +174,7 @@ def _visible(ctx: Ctx, actor: Principal | None, ticket: Ticket) -> bool:
     return can_see_ticket(actor, ticket.team_id, private, ticket.assignee_id)
 
 
-def _may_see(actor: Principal | None, row: RowMapping) -> bool:
+def _may_see(actor: Principal | None, row: lists.Row) -> bool:
     """``_visible`` for a ``lists.summary_select`` row, which has the team's privacy."""
     if actor is None:
         return True
@@ -191,7 +189,7 @@ def require_visible(ctx: Ctx, actor: Principal | None, ticket_id: int) -> None:
 
 
 # -- reads ---------------------------------------------------------------------------------
-def summary_item(row: RowMapping) -> dict[str, Any]:
+def summary_item(row: lists.Row) -> dict[str, Any]:
     """A ``lists.summary_select`` row as the plain data of a ``TicketSummary``, complete and in
     its field order, so that it serialises to the same JSON as the model (the API's list
     sends these without building models; other readers validate a page in one call)."""
@@ -304,7 +302,7 @@ def _criteria(ctx: Ctx, actor: Principal | None, flt: repo.TicketFilter) -> list
     return criteria
 
 
-def _cursor_of(row: RowMapping, sort: str) -> str:
+def _cursor_of(row: lists.Row, sort: str) -> str:
     value = row[sort.lstrip("-")]
     return encode_cursor([value.isoformat() if isinstance(value, datetime) else value, row["id"]])
 
