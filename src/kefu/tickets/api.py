@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
-from fastapi import APIRouter, Depends, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from kefu.kit.errors import invalid
 from kefu.kit.files import path_for, store
-from kefu.kit.http import Id, etag, json_response, parse_if_match
+from kefu.kit.http import Id, etag, parse_if_match
+from kefu.kit.query import query_parameters, read_query
 from kefu.kit.validators import tag_query
+from kefu.runtime import get_runtime
 from kefu.security.deps import RuntimeDep, require
 from kefu.security.permissions import Action, Principal
 from kefu.tickets import conversation, relations
@@ -32,7 +33,9 @@ from kefu.tickets.schemas import (
     MessageRead,
     SplitRequest,
     TicketCreate,
+    TicketListQuery,
     TicketPage,
+    TicketQuery,
     TicketRead,
     TicketUpdate,
 )
@@ -41,56 +44,44 @@ router = APIRouter(prefix="/api/v1", tags=["tickets"])
 Reader = Annotated[Principal, Depends(require(Action.ticket_read))]
 Writer = Annotated[Principal, Depends(require(Action.ticket_write))]
 Deleter = Annotated[Principal, Depends(require(Action.ticket_delete))]
+Q = TypeVar("Q", bound=TicketQuery)
 
 
 def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
 
 
-async def _filtered(
-    principal: Reader,
-    status: Annotated[list[str] | None, Query(description="Comma-separated or repeated")] = None,
-    priority: Annotated[list[str] | None, Query()] = None,
-    assignee_id: Annotated[str | None, Query(description="A user id, 'me' or 'none'")] = None,
-    team_id: int | None = None,
-    tag: str | None = None,
-    channel: str | None = None,
-    requester_id: int | None = None,
-    custom_field: Annotated[list[str] | None, Query(description="key:value, repeatable")] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    updated_after: datetime | None = None,
-    updated_before: datetime | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-) -> tuple[Principal, TicketFilter]:
-    statuses = _split(status)
+def _filtered(request: Request, principal: Principal, model: type[Q]) -> tuple[Q, TicketFilter]:
+    """The query string and the ticket filter it asks for."""
+    query = read_query(request, model)
+    statuses = _split(query.status)
     for s in statuses:
         if s not in Status.__members__:
             raise invalid(["query", "status"], f"'{s}' is not a status ({', '.join(Status)})")
-    priorities = _split(priority)
+    priorities = _split(query.priority)
     for p in priorities:
         if p not in Priority.__members__:
             raise invalid(["query", "priority"], f"'{p}' is not a priority ({', '.join(Priority)})")
     flt = TicketFilter(
         status=statuses,
         priority=[PRIORITY_RANK[Priority(p)] for p in priorities],
-        team_id=team_id,
-        tag=tag_query(tag),
-        channel=channel,
-        requester_id=requester_id,
-        created_from=created_after,
-        created_to=created_before,
-        updated_from=updated_after,
-        updated_to=updated_before,
-        q=q.strip() if q else None,
+        team_id=query.team_id,
+        tag=tag_query(query.tag),
+        channel=query.channel,
+        requester_id=query.requester_id,
+        created_from=query.created_after,
+        created_to=query.created_before,
+        updated_from=query.updated_after,
+        updated_to=query.updated_before,
+        q=query.q.strip() if query.q else None,
     )
-    _assignee(flt, assignee_id, principal)
-    for pair in custom_field or []:
+    _assignee(flt, query.assignee_id, principal)
+    for pair in query.custom_field or []:
         key, sep, value = pair.partition(":")
         if not sep or not key:
             raise invalid(["query", "custom_field"], f"'{pair}' is not key:value")
         flt.custom[key] = value
-    return principal, flt
+    return query, flt
 
 
 def _assignee(flt: TicketFilter, raw: str | None, principal: Principal) -> None:
@@ -106,9 +97,6 @@ def _assignee(flt: TicketFilter, raw: str | None, principal: Principal) -> None:
         raise invalid(["query", "assignee_id"], "must be a user id, 'me' or 'none'")
 
 
-Filtered = Annotated[tuple[Principal, TicketFilter], Depends(_filtered)]
-
-
 @router.post("/tickets", status_code=201)
 async def create_ticket(
     data: TicketCreate, principal: Writer, runtime: RuntimeDep, response: Response
@@ -119,29 +107,21 @@ async def create_ticket(
     return ticket
 
 
-@router.get("/tickets", response_model=TicketPage)
-async def list_tickets(
-    filtered: Filtered,
-    runtime: RuntimeDep,
-    sort: str = Query(
-        "-created_at", description="created_at, updated_at, priority or id; - for descending"
-    ),
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Response:
-    principal, flt = filtered
-    items, next_cursor = await runtime.db.read(
-        tickets.list_items, principal, flt, sort=sort, cursor=cursor, limit=limit
+# The list and its count read their query string in one validation (kit/query.py).
+@router.get("/tickets", response_model=TicketPage, openapi_extra=query_parameters(TicketListQuery))
+async def list_tickets(request: Request, principal: Reader) -> Response:
+    query, flt = _filtered(request, principal, TicketListQuery)
+    page = await get_runtime(request).db.read(
+        tickets.list_json, principal, flt, sort=query.sort, cursor=query.cursor, limit=query.limit
     )
-    # The items are TicketSummary's fields as they are: validating 50 models only to
-    # serialise them again cost more than the query (tests compare the bytes with the model's).
-    return json_response({"items": items, "next_cursor": next_cursor})
+    # The database wrote the items' JSON (tests compare it with the model's).
+    return Response(page, media_type="application/json")
 
 
-@router.get("/tickets/count")
-async def count_tickets(filtered: Filtered, runtime: RuntimeDep) -> dict[str, int]:
-    principal, flt = filtered
-    return {"count": await runtime.db.read(tickets.count_tickets, principal, flt)}
+@router.get("/tickets/count", openapi_extra=query_parameters(TicketQuery))
+async def count_tickets(request: Request, principal: Reader) -> dict[str, int]:
+    _, flt = _filtered(request, principal, TicketQuery)
+    return {"count": await get_runtime(request).db.read(tickets.count_tickets, principal, flt)}
 
 
 @router.post("/tickets/bulk-update")

@@ -11,9 +11,8 @@ size and hashing it into SQLAlchemy's cache key cost more CPU than SQLite spent 
 A filter becomes ``Criteria``: its ``terms`` say which conditions apply (the cache key), its
 ``params`` carry the values.
 
-On SQLite a page comes back as one row, a JSON array of the tickets' column values: Python's
-sqlite3 releases the GIL around every row it steps to, and under load each release handed the
-GIL to another thread and back (about 500 futex calls and 2 ms of CPU per page of 50).
+A page comes back as one row of two JSON arrays, its items and their keys; the database
+writes each item's ``TicketSummary`` JSON (``summary_select``), so Python only parses it.
 """
 
 from __future__ import annotations
@@ -22,21 +21,27 @@ import operator
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     ColumnElement,
     Float,
     Integer,
+    LargeBinary,
     Select,
     String,
+    Text,
     and_,
     bindparam,
+    case,
+    cast,
     exists,
     false,
     func,
     literal,
+    literal_column,
+    null,
     or_,
     select,
     text,
@@ -45,7 +50,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, Result
+from sqlalchemy.engine import Result
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -53,8 +58,9 @@ from kefu.accounts.models import Team, User
 from kefu.customers.models import Customer, CustomerIdentity
 from kefu.db import read_json, table_of
 from kefu.kit.text import Token, query_words
+from kefu.prepared import fetch_one
 from kefu.security.permissions import Principal, Role
-from kefu.tickets.models import Ticket, TicketTag
+from kefu.tickets.models import RANK_PRIORITY, Ticket, TicketTag
 from kefu.tickets.repository import TicketFilter
 
 SORTS = ("created_at", "updated_at", "priority", "id")
@@ -246,9 +252,13 @@ def _ordered(keys: list[Any], descending: bool) -> list[UnaryExpression[Any]]:
 # -- the page ------------------------------------------------------------------------------
 @lru_cache(maxsize=4)
 def summary_select(dialect: str) -> Select[Any]:
-    """The ticket's columns as plain rows (ORM objects cost more than the query), with the
-    requester's, assignee's and team's names, the requester's oldest email and the tags."""
-    t = _tickets
+    """Each ticket as its ``TicketSummary`` JSON, written by the database (column ``item``),
+    beside the values lists sort by and a single read checks visibility with.
+
+    The database writes the JSON because turning 22 columns of 50 rows into Python values
+    and then into JSON again cost more CPU than the query did; ``tests/tickets/test_list.py``
+    holds every field to what the ORM's objects say."""
+    t, sql = _tickets, _Json(dialect)
     email = (
         select(_identities.c.value)
         .where(_identities.c.customer_id == t.c.requester_id, _identities.c.kind == "email")
@@ -256,15 +266,36 @@ def summary_select(dialect: str) -> Select[Any]:
         .limit(1)
         .scalar_subquery()
     )
+    requester = sql.object(id=t.c.requester_id, name=_customers.c.name, email=email)
+    assignee = sql.object(id=t.c.assignee_id, name=_assignees.c.name, email=null())
+    team = sql.object(id=t.c.team_id, name=_teams.c.name)
+    item = sql.object(
+        id=t.c.id,
+        subject=t.c.subject,
+        status=t.c.status,
+        priority=case(
+            *((t.c.priority == _int(rank), _text(p)) for rank, p in RANK_PRIORITY.items())
+        ),
+        type=t.c.type,
+        category=t.c.category,
+        channel=t.c.channel,
+        language=t.c.language,
+        requester=requester,
+        assignee=case((t.c.assignee_id.is_not(None), assignee)),
+        team=case((t.c.team_id.is_not(None), team)),
+        tags=sql.tags(),
+        custom_fields=sql.json_object_or_empty(t.c.custom_fields),
+        version=t.c.version,
+        merged_into_id=t.c.merged_into_id,
+        **{name: sql.utc_text(t.c[name]) for name in _TIMES},
+    )
     return (
         select(
-            *t.c,
-            _customers.c.name.label("requester_name"),
-            email.label("requester_email"),
-            _assignees.c.name.label("assignee_name"),
-            _teams.c.name.label("team_name"),
+            cast(item, Text).label("item"),  # text on both: psycopg would parse json
+            *(t.c[name] for name in SORTS),
+            t.c.team_id,
+            t.c.assignee_id,
             _teams.c.private.label("team_private"),
-            _tags_column(dialect).label("tags"),
         )
         .join_from(t, _customers, _customers.c.id == t.c.requester_id)
         .outerjoin(_assignees, _assignees.c.id == t.c.assignee_id)
@@ -272,20 +303,53 @@ def summary_select(dialect: str) -> Select[Any]:
     )
 
 
-def _tags_column(dialect: str) -> Any:
-    """The ticket's tags in tag order, joined by TAG_SEPARATOR (NULL when it has none)."""
-    tag, own = _tags.c.tag, _tags.c.ticket_id == _tickets.c.id
-    if dialect == "postgresql":
-        joined = func.aggregate_strings(tag, TAG_SEPARATOR).aggregate_order_by(tag)
-        return select(joined).where(own).scalar_subquery()
-    # SQLite before 3.44 has no ORDER BY inside an aggregate: aggregate an ordered subquery.
-    ordered = select(tag).where(own).order_by(tag).correlate(_tickets).subquery()
-    return select(func.aggregate_strings(ordered.c.tag, TAG_SEPARATOR)).scalar_subquery()
+_TIMES = ("created_at", "updated_at", "first_responded_at", "solved_at", "closed_at")
 
 
-def tags_in(value: str | None) -> list[str]:
-    """The tags of a ``summary_select`` row."""
-    return value.split(TAG_SEPARATOR) if value else []
+class _Json:
+    """The JSON functions of one dialect, as ``summary_select`` needs them."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+
+    def object(self, **fields: Any) -> ColumnElement[Any]:
+        build = func.json_object if self.sqlite else func.json_build_object
+        return build(*(part for key, value in fields.items() for part in (_text(key), value)))
+
+    def utc_text(self, column: Any) -> ColumnElement[Any]:
+        """A stored naive UTC time as pydantic and orjson write it: ISO 8601 with "Z",
+        microseconds only when there are some."""
+        if self.sqlite:
+            iso = func.replace(column, _text(" "), _text("T"), type_=String)
+        else:
+            iso = func.to_char(column, _text('YYYY-MM-DD"T"HH24:MI:SS.US'), type_=String)
+        return func.replace(iso, _text(".000000"), _text(""), type_=String) + _text("Z")
+
+    def tags(self) -> ColumnElement[Any]:
+        """The ticket's tags in tag order, as a JSON array."""
+        tag, own = _tags.c.tag, _tags.c.ticket_id == _tickets.c.id
+        if not self.sqlite:
+            tags = select(func.json_agg(tag).aggregate_order_by(tag)).where(own)
+            return func.coalesce(tags.scalar_subquery(), literal_column("'[]'::json"))
+        # SQLite before 3.44 has no ORDER BY inside an aggregate: aggregate an ordered subquery.
+        ordered = select(tag).where(own).order_by(tag).correlate(_tickets).subquery()
+        return select(func.json_group_array(ordered.c.tag)).scalar_subquery()
+
+    def json_object_or_empty(self, column: Any) -> ColumnElement[Any]:
+        """A JSON column that holds an object, or ``{}`` (for NULL or JSON null)."""
+        if self.sqlite:  # JSON null is stored as the text "null"; json() parses once
+            return func.json(case((column == _text("null"), _text("{}")), else_=column))
+        is_object = func.jsonb_typeof(column) == _text("object")
+        return case((is_object, column), else_=literal_column("'{}'::jsonb"))
+
+
+def _int(value: int) -> ColumnElement[Any]:
+    return literal_column(str(int(value)), Integer)
+
+
+def _text(value: str) -> ColumnElement[Any]:
+    """A constant written into the statement (not a bound parameter): these are kefu's own."""
+    return literal_column("'" + value.replace("'", "''") + "'", String)
 
 
 @lru_cache(maxsize=4)
@@ -297,8 +361,19 @@ Row = Mapping[str, Any]
 
 
 def summary_rows(session: Session, ids: Iterable[int]) -> list[Row]:
+    """``summary_select`` rows of these tickets (``read_json(row["item"])`` is the summary)."""
     statement = _by_ids(_dialect(session))
-    return _rows(session, statement, {"ids": sorted(set(ids))})
+    rows = _execute(session, statement, {"ids": sorted(set(ids))}).mappings()
+    return [dict(row) for row in rows]
+
+
+@dataclass
+class Page:
+    """A page in sort order: each item's ``TicketSummary`` JSON as UTF-8 bytes, and each
+    item's key as stored, (sort value, id), which the next page's cursor holds."""
+
+    items: list[bytes]
+    keys: list[tuple[Any, int]]
 
 
 def list_page(
@@ -307,25 +382,52 @@ def list_page(
     sort: str,
     after: tuple[Any, int] | None,
     limit: int,
-) -> list[Row]:
-    """One page in sort order. With several statuses, the page's ids are found per status
-    along its (status, sort column, id) index and merged: with an IN list SQLite sorted every
-    matching ticket (a million-row table: seconds)."""
+) -> Page:
+    """One page in sort order, read as one row: the items' JSON end to end as bytes, and
+    their keys and byte sizes as a JSON array. Python's sqlite3 releases the GIL around every
+    row it steps to (under load each release handed the GIL to another thread and back), and
+    bytes reach the response without being decoded, parsed or encoded again.
+
+    With several statuses, the page's ids are found per status along its (status, sort
+    column, id) index and merged: with an IN list SQLite sorted every matching ticket (a
+    million-row table: seconds)."""
     key, descending = sort.lstrip("-"), sort.startswith("-")
     statuses = list(dict.fromkeys(c.params.get("status", ())))
     merged = len(statuses) if len(statuses) > 1 and key != "id" else 0
-    statement = _page_statement(
-        _dialect(session), c.shape(), key, descending, after is not None, merged
-    )
+    dialect = _dialect(session)
+    statement = _page_statement(dialect, c.shape(), key, descending, after is not None, merged)
     params = {**c.params, "limit": limit}
     params.update({f"status_{n}": s for n, s in enumerate(statuses[:merged])})
     if after is not None:
         params["after_value"], params["after_id"] = after
-    rows = _rows(session, statement, params)
-    # In sort order whatever order the one-row read aggregated them in (SQLite < 3.44 has no
-    # ORDER BY inside an aggregate); sort values and ids are never NULL.
-    rows.sort(key=lambda row: (row[key], row["id"]), reverse=descending)
-    return rows
+    joined, keys = fetch_one(session, _packed(statement, key, dialect), params)
+    rows: list[tuple[tuple[Any, int], bytes]] = []
+    start = 0
+    for value, ticket_id, size in read_json(keys):
+        rows.append(((value, ticket_id), joined[start : start + size]))
+        start += size
+    # In sort order whatever order the aggregate saw them in (SQLite < 3.44 has no ORDER BY
+    # inside an aggregate); sort values and ids are never NULL.
+    rows.sort(key=operator.itemgetter(0), reverse=descending)
+    return Page([item for _, item in rows], [page_key for page_key, _ in rows])
+
+
+@lru_cache(maxsize=512)
+def _packed(statement: Select[Any], key: str, dialect: str) -> Select[Any]:
+    """``statement``'s items end to end as one UTF-8 value, and a JSON array of their
+    [key, id, size in bytes]."""
+    page = statement.subquery()
+    joined: ColumnElement[Any]
+    keys: ColumnElement[Any]
+    if dialect == "sqlite":
+        item = cast(page.c.item, LargeBinary)
+        joined = cast(func.group_concat(item, _text("")), LargeBinary)
+        keys = func.json_group_array(func.json_array(page.c[key], page.c.id, func.length(item)))
+    else:
+        joined = func.convert_to(func.string_agg(page.c.item, _text("")), _text("UTF8"))
+        triple = func.json_build_array(page.c[key], page.c.id, func.octet_length(page.c.item))
+        keys = cast(func.json_agg(triple), Text)
+    return select(joined, func.coalesce(keys, _text("[]")))  # joined is NULL for no items
 
 
 @lru_cache(maxsize=512)
@@ -403,35 +505,3 @@ def _execute(session: Session, statement: Select[Any], params: dict[str, Any]) -
     if session.autoflush:
         session.flush()
     return session.connection().execute(statement, params)
-
-
-def _rows(session: Session, statement: Select[Any], params: dict[str, Any]) -> list[Row]:
-    dialect = session.get_bind().dialect
-    if dialect.name != "sqlite":
-        return cast(list[Row], list(_execute(session, statement, params).mappings().all()))
-    one_row, names, processors = _as_one_row(statement, dialect)
-    packed = _execute(session, one_row, params).scalar_one()
-    rows: list[Row] = []
-    for values in read_json(packed):
-        for n, process in processors:
-            values[n] = process(values[n])
-        rows.append(dict(zip(names, values, strict=True)))
-    return rows
-
-
-@lru_cache(maxsize=512)
-def _as_one_row(
-    statement: Select[Any], dialect: Dialect
-) -> tuple[Select[Any], tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
-    """``statement``'s rows as one JSON array of arrays, its column names, and the result
-    processors (by position) the columns' types give on this dialect. A column's value
-    passes through JSON as what SQLite holds (text, integer or NULL), so each processor sees
-    the value it would have seen in a row of its own."""
-    page = statement.subquery()
-    processors = []
-    for n, column in enumerate(page.c):
-        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
-        if process is not None:
-            processors.append((n, process))
-    packed = select(func.coalesce(func.json_group_array(func.json_array(*page.c)), "[]"))
-    return packed, tuple(page.c.keys()), tuple(processors)

@@ -147,6 +147,32 @@ class TicketRead(TicketSummary):
     sla: list[SlaClockRead] = Field(default_factory=list, description="SLA clocks, by metric")
 
 
+class TicketQuery(BaseModel):
+    """The filters of ``GET /tickets`` and ``GET /tickets/count``, as query parameters."""
+
+    status: list[str] | None = Field(None, description="Comma-separated or repeated")
+    priority: list[str] | None = Field(None, description="Comma-separated or repeated")
+    assignee_id: str | None = Field(None, description="A user id, 'me' or 'none'")
+    team_id: int | None = None
+    tag: str | None = None
+    channel: str | None = None
+    requester_id: int | None = None
+    custom_field: list[str] | None = Field(None, description="key:value, repeatable")
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    q: str | None = Field(None, max_length=200, description="Words of the subject or messages")
+
+
+class TicketListQuery(TicketQuery):
+    sort: str = Field(
+        "-created_at", description="created_at, updated_at, priority or id; - for descending"
+    )
+    cursor: str | None = Field(None, description="next_cursor of the page before")
+    limit: int = Field(50, ge=1, le=200)
+
+
 class TicketPage(BaseModel):
     items: list[TicketSummary]
     next_cursor: str | None

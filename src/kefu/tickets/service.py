@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from kefu.accounts import service as accounts
 from kefu.customers import service as customers
 from kefu.customers.models import Customer
-from kefu.db import Ctx
+from kefu.db import Ctx, read_json
 from kefu.fields import service as fields
 from kefu.kit.errors import Conflict, DomainError, FieldError, Forbidden, Invalid, NotFound, invalid
 from kefu.kit.html import html_to_text, sanitize_html, text_to_html
@@ -189,38 +191,6 @@ def require_visible(ctx: Ctx, actor: Principal | None, ticket_id: int) -> None:
 
 
 # -- reads ---------------------------------------------------------------------------------
-def summary_item(row: lists.Row) -> dict[str, Any]:
-    """A ``lists.summary_select`` row as the plain data of a ``TicketSummary``, complete and in
-    its field order, so that it serialises to the same JSON as the model (the API's list
-    sends these without building models; other readers validate a page in one call)."""
-    assignee, team = row["assignee_id"], row["team_id"]
-    requester = {"id": row["requester_id"], "name": row["requester_name"]}
-    return {
-        "id": row["id"],
-        "subject": row["subject"],
-        "status": row["status"],
-        "priority": RANK_PRIORITY[row["priority"]],
-        "type": row["type"],
-        "category": row["category"],
-        "channel": row["channel"],
-        "language": row["language"],
-        "requester": {**requester, "email": row["requester_email"]},
-        "assignee": {"id": assignee, "name": row["assignee_name"], "email": None}
-        if assignee
-        else None,
-        "team": {"id": team, "name": row["team_name"]} if team else None,
-        "tags": lists.tags_in(row["tags"]),
-        "custom_fields": dict(row["custom_fields"] or {}),
-        "version": row["version"],
-        "merged_into_id": row["merged_into_id"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "first_responded_at": row["first_responded_at"],
-        "solved_at": row["solved_at"],
-        "closed_at": row["closed_at"],
-    }
-
-
 def get_ticket(ctx: Ctx, actor: Principal | None, ticket_id: int) -> TicketRead:
     rows = lists.summary_rows(ctx.session, [ticket_id])
     if not rows or not _may_see(actor, rows[0]):
@@ -237,7 +207,7 @@ def get_ticket(ctx: Ctx, actor: Principal | None, ticket_id: int) -> TicketRead:
     ]
     return TicketRead.model_validate(
         {
-            **summary_item(rows[0]),
+            **read_json(rows[0]["item"]),
             "follower_ids": repo.followers_of(ctx.session, ticket_id),
             "links": links,
             "message_count": repo.message_count(ctx.session, ticket_id),
@@ -255,11 +225,12 @@ def list_tickets(
     cursor: str | None = None,
     limit: int = 50,
 ) -> TicketPage:
-    items, next_cursor = list_items(ctx, actor, flt, sort=sort, cursor=cursor, limit=limit)
-    return TicketPage.model_validate({"items": items, "next_cursor": next_cursor})
+    return TicketPage.model_validate_json(
+        list_json(ctx, actor, flt, sort=sort, cursor=cursor, limit=limit)
+    )
 
 
-def list_items(
+def list_json(
     ctx: Ctx,
     actor: Principal | None,
     flt: repo.TicketFilter,
@@ -267,18 +238,20 @@ def list_items(
     sort: str = "-created_at",
     cursor: str | None = None,
     limit: int = 50,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page as ``summary_item`` dicts, and the cursor of the next page."""
+) -> bytes:
+    """One page as the JSON of a ``TicketPage``: the database writes the items, so they go
+    out as it wrote them."""
     if sort.lstrip("-") not in lists.SORTS:
         raise invalid(
             ["query", "sort"], f"sort by one of {', '.join(lists.SORTS)} (prefix - for descending)"
         )
     criteria = _criteria(ctx, actor, flt)
     after = _after(cursor, sort) if cursor else None
-    rows = lists.list_page(ctx.session, criteria, sort, after, limit + 1)
-    page = rows[:limit]
-    next_cursor = _cursor_of(page[-1], sort) if len(rows) > limit else None
-    return [summary_item(r) for r in page], next_cursor
+    page = lists.list_page(ctx.session, criteria, sort, after, limit + 1)
+    more = len(page.items) > limit
+    next_cursor = encode_cursor(list(page.keys[limit - 1])) if more else None
+    items = b",".join(page.items[:limit])
+    return b'{"items":[' + items + b'],"next_cursor":' + orjson.dumps(next_cursor) + b"}"
 
 
 def count_tickets(
@@ -300,11 +273,6 @@ def _criteria(ctx: Ctx, actor: Principal | None, flt: repo.TicketFilter) -> list
     if actor is not None:
         lists.add_visibility(criteria, actor)
     return criteria
-
-
-def _cursor_of(row: lists.Row, sort: str) -> str:
-    value = row[sort.lstrip("-")]
-    return encode_cursor([value.isoformat() if isinstance(value, datetime) else value, row["id"]])
 
 
 def _after(cursor: str, sort: str) -> tuple[Any, int]:
