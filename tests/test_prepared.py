@@ -87,3 +87,32 @@ def test_inside_a_write_a_prepared_read_sees_the_write(runtime: Runtime) -> None
 
     assert runtime.db.run_read(lambda ctx: fetch_one(ctx.session, STATEMENT, params)[0]) == 1
     assert runtime.db.run_write(add_and_count) == 2
+
+
+def test_a_prepared_read_fails_as_execute_does(runtime: Runtime) -> None:
+    """A number the database cannot hold fails with the exception ``Connection.execute``
+    raises (PostgreSQL: SQLAlchemy's DataError; SQLite: OverflowError), which the API
+    answers with 422."""
+    params = {
+        "statuses": ["open"],
+        "ids": [1],
+        "since": datetime(2000, 1, 1, tzinfo=UTC),
+        "region": "x",
+        "version": 2**70,
+        "word": "",
+    }
+
+    def failures(ctx: Ctx) -> list[type[BaseException]]:
+        found: list[type[BaseException]] = []
+        for read in (
+            lambda: fetch_one(ctx.session, STATEMENT, params),
+            lambda: ctx.session.connection().execute(STATEMENT, params).one(),
+        ):
+            try:
+                read()
+            except Exception as exc:
+                found.append(type(exc))
+        return found
+
+    prepared, executed = runtime.db.run_read(failures)
+    assert prepared is executed

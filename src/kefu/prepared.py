@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -69,21 +70,26 @@ def fetch_one(session: Session, statement: Select[Any], params: Mapping[str, Any
     if session.in_transaction():
         if session.autoflush:
             session.flush()
-        return _run(session.connection().connection.dbapi_connection, plan, params)
+        dbapi_connection = session.connection().connection.dbapi_connection
+        return _run(dbapi_connection, plan, params, bind.dialect)
     connection = bind.raw_connection()  # type: ignore[union-attr]
     try:
-        return _run(connection.dbapi_connection, plan, params)
+        return _run(connection.dbapi_connection, plan, params, bind.dialect)
     finally:
         connection.close()
 
 
-def _run(dbapi_connection: Any, plan: Plan, params: Mapping[str, Any]) -> Any:
+def _run(dbapi_connection: Any, plan: Plan, params: Mapping[str, Any], dialect: Dialect) -> Any:
     for hook in STATEMENT_HOOKS:
         hook(plan.sql)
+    arguments = plan.arguments(params)
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(plan.sql, plan.arguments(params))
+        cursor.execute(plan.sql, arguments)
         return cursor.fetchone()
+    except dialect.loaded_dbapi.Error as exc:
+        # Raised as Connection.execute raises it (a number out of range is a DataError).
+        raise DBAPIError.instance(plan.sql, arguments, exc, dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
 
