@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, func, select
+import psycopg
+from sqlalchemy import Integer, String, bindparam, func, literal, select
 
 from kefu.db import Ctx, table_of
 from kefu.prepared import fetch_one
@@ -116,3 +117,26 @@ def test_a_prepared_read_fails_as_execute_does(runtime: Runtime) -> None:
 
     prepared, executed = runtime.db.run_read(failures)
     assert prepared is executed
+
+
+def test_a_prepared_read_hands_its_connection_back_as_it_found_it(runtime: Runtime) -> None:
+    """Outside a transaction a prepared read runs in autocommit (psycopg would otherwise
+    send BEGIN, and the pool a ROLLBACK): the pooled connections come back idle, and on
+    PostgreSQL out of autocommit again, so the next transaction is one."""
+    engine = runtime.db.engine
+    one = select(literal(1))
+    for _ in range(3):
+        assert runtime.db.run_read(lambda ctx: fetch_one(ctx.session, one, {}))[0] == 1
+    pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+    try:
+        assert pooled
+        for connection in pooled:
+            dbapi: Any = connection.dbapi_connection
+            if engine.dialect.name == "postgresql":
+                assert dbapi.autocommit is False
+                assert dbapi.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            else:
+                assert dbapi.in_transaction is False
+    finally:
+        for connection in pooled:
+            connection.close()

@@ -70,12 +70,20 @@ def fetch_one(session: Session, statement: Select[Any], params: Mapping[str, Any
     if session.in_transaction():
         if session.autoflush:
             session.flush()
-        dbapi_connection = session.connection().connection.dbapi_connection
-        return _run(dbapi_connection, plan, params, bind.dialect)
+        in_transaction = session.connection().connection.dbapi_connection
+        return _run(in_transaction, plan, params, bind.dialect)
     connection = bind.raw_connection()  # type: ignore[union-attr]
+    dbapi_connection = cast(Any, connection.dbapi_connection)
+    # psycopg would send BEGIN first and the pool a ROLLBACK after: two round trips more.
+    # (kefu's SQLite connections are in autocommit mode already: isolation_level=None.)
+    autocommit = bind.dialect.name == "postgresql"
+    if autocommit:
+        dbapi_connection.autocommit = True
     try:
-        return _run(connection.dbapi_connection, plan, params, bind.dialect)
+        return _run(dbapi_connection, plan, params, bind.dialect)
     finally:
+        if autocommit:
+            dbapi_connection.autocommit = False
         connection.close()
 
 
