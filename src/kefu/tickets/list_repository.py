@@ -11,8 +11,9 @@ size and hashing it into SQLAlchemy's cache key cost more CPU than SQLite spent 
 A filter becomes ``Criteria``: its ``terms`` say which conditions apply (the cache key), its
 ``params`` carry the values.
 
-A page comes back as one row of two JSON arrays, its items and their keys; the database
-writes each item's ``TicketSummary`` JSON (``summary_select``), so Python only parses it.
+The database writes each ticket's ``TicketSummary`` JSON (``summary_select``). A page comes
+back as one row: the items' JSON end to end as bytes, and a JSON array of each item's key and
+size; Python slices the bytes and never parses them (``list_page``).
 """
 
 from __future__ import annotations
@@ -64,7 +65,6 @@ from kefu.tickets.models import RANK_PRIORITY, Ticket, TicketTag
 from kefu.tickets.repository import TicketFilter
 
 SORTS = ("created_at", "updated_at", "priority", "id")
-TAG_SEPARATOR = " "  # tags never hold a space (kit.validators.normalise_tag)
 
 _tickets = table_of(Ticket)
 _tags = table_of(TicketTag)
@@ -336,7 +336,7 @@ class _Json:
         return select(func.json_group_array(ordered.c.tag)).scalar_subquery()
 
     def json_object_or_empty(self, column: Any) -> ColumnElement[Any]:
-        """A JSON column that holds an object, or ``{}`` (for NULL or JSON null)."""
+        """A JSON column that holds an object, or ``{}`` where it holds JSON null."""
         if self.sqlite:  # JSON null is stored as the text "null"; json() parses once
             return func.json(case((column == _text("null"), _text("{}")), else_=column))
         is_object = func.jsonb_typeof(column) == _text("object")
